@@ -1,0 +1,15 @@
+// Hello World for Fn, as a plain program: the request body arrives on stdin, whatever is
+// printed on stdout is the response. hotwrap runs it once per call in a hot container.
+const fs = require('fs');
+
+const input = fs.readFileSync(0, 'utf8').trim();
+let name = 'World';
+if (input.length > 0) {
+  try {
+    const parsed = JSON.parse(input);
+    if (parsed && typeof parsed.name === 'string' && parsed.name.length > 0) name = parsed.name;
+  } catch (e) {
+    name = input; // not JSON: the whole body is the name
+  }
+}
+console.log(`Hello ${name} from Node!`);
