@@ -1,0 +1,50 @@
+// Configuration: HOTWRAP_* environment variables with matching --flags, parsed before the loop.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <vector>
+
+#include "hotwrap/log.hpp"
+
+namespace hotwrap {
+
+using Millis = std::chrono::milliseconds;
+
+struct Config {
+  uint64_t buffer_bytes = 1 << 20;      // stdout held so the status can follow the exit code
+  Millis kill_grace{500};               // SIGTERM → SIGKILL at the deadline
+  Millis deadline_margin{200};          // the 504 leaves this long before Fn-Deadline
+  Millis shutdown_grace{5000};          // a running call's time to finish after SIGTERM
+  Level log_level = Level::Info;
+  bool stderr_prefix = false;           // prefix command stderr lines with "[<call id>] "
+  std::string content_type = "application/octet-stream";
+  uint64_t max_header_bytes = 64 << 10;
+  uint64_t max_headers = 200;
+  uint64_t max_url_bytes = 8 << 10;
+  uint64_t max_body_bytes = 0;          // 0: no limit
+  uint64_t max_connections = 64;
+  bool prespawn = false;
+
+  std::vector<std::string> command;     // argv of the wrapped command
+};
+
+// What the command line asked for.
+enum class Action { Run, Help, Version };
+
+struct Parsed {
+  Action action = Action::Run;
+  Config config;
+};
+
+// Parses flags (which win) over HOTWRAP_* variables looked up with `getenv_fn`.
+// Errors are one line: what is wrong and how to fix it.
+std::expected<Parsed, std::string> parse_config(int argc, const char* const* argv,
+                                                const char* (*getenv_fn)(const char*));
+
+// The --help text: usage and every option with its variable and default.
+std::string help_text();
+
+}  // namespace hotwrap

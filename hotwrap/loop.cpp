@@ -1,0 +1,94 @@
+#include "hotwrap/loop.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "hotwrap/log.hpp"
+
+namespace hotwrap {
+
+namespace {
+// libevent's allocation failures and internal errors end in abort(); they are logged first.
+void log_libevent(int severity, const char* msg) {
+  if (severity >= EVENT_LOG_WARN) log(Level::Warn, {}, "libevent: %s", msg);
+}
+}  // namespace
+
+Result<std::unique_ptr<Loop>> Loop::create() {
+  event_set_log_callback(log_libevent);
+  event_config* cfg = event_config_new();
+  if (cfg == nullptr) return sys_fail("event_config_new", ENOMEM);
+  // epoll only: hotwrap is Linux-only, and the changelist avoids a syscall per event toggle.
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST | EVENT_BASE_FLAG_NOLOCK);
+  event_base* b = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  if (b == nullptr) return sys_fail("event_base_new", errno != 0 ? errno : ENOMEM);
+  return std::unique_ptr<Loop>(new Loop(EventBasePtr(b)));
+}
+
+Loop::Loop(EventBasePtr base)
+    : base_(std::move(base)), scratch_(std::make_unique_for_overwrite<char[]>(kScratchSize)) {}
+
+int Loop::run() {
+  if (event_base_loop(base_.get(), 0) < 0) {
+    log(Level::Error, {}, "event loop failed");
+    return 1;
+  }
+  if (!stopping_) {
+    // The signal watch is always registered, so this is a bug, not a normal end.
+    log(Level::Error, {}, "event loop ran out of events");
+    return 1;
+  }
+  return exit_code_;
+}
+
+void Loop::stop(int exit_code) {
+  exit_code_ = exit_code;
+  stopping_ = true;
+  event_base_loopbreak(base_.get());
+}
+
+Watch::Watch(Loop& loop, int fd, short what, std::function<void()> on_ready)
+    : on_ready_(std::move(on_ready)),
+      ev_(event_new(loop.base(), fd, static_cast<short>(what | EV_PERSIST), &Watch::dispatch,
+                    this)) {
+  if (!ev_) std::abort();  // out of memory at an event: nothing to degrade to
+}
+
+void Watch::start() {
+  if (!active_) {
+    event_add(ev_.get(), nullptr);
+    active_ = true;
+  }
+}
+
+void Watch::stop() {
+  if (active_) {
+    event_del(ev_.get());
+    active_ = false;
+  }
+}
+
+void Watch::dispatch(evutil_socket_t, short, void* self) {
+  static_cast<Watch*>(self)->on_ready_();
+}
+
+Timer::Timer(Loop& loop, std::function<void()> on_fire)
+    : on_fire_(std::move(on_fire)), ev_(evtimer_new(loop.base(), &Timer::dispatch, this)) {
+  if (!ev_) std::abort();
+}
+
+void Timer::start(std::chrono::microseconds delay) {
+  if (delay.count() < 0) delay = std::chrono::microseconds(0);
+  timeval tv{static_cast<time_t>(delay.count() / 1'000'000),
+             static_cast<suseconds_t>(delay.count() % 1'000'000)};
+  evtimer_add(ev_.get(), &tv);
+}
+
+void Timer::stop() { evtimer_del(ev_.get()); }
+
+bool Timer::active() const { return evtimer_pending(ev_.get(), nullptr) != 0; }
+
+void Timer::dispatch(evutil_socket_t, short, void* self) { static_cast<Timer*>(self)->on_fire_(); }
+
+}  // namespace hotwrap

@@ -1,0 +1,115 @@
+// hotwrap: runs a legacy command once per Fn call, in a container kept hot.
+// main wires the pieces together; everything that can fail before the loop fails here, with one
+// line that says what, why and how to fix it.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "contracts/contract.hpp"
+#include "hotwrap/config.hpp"
+#include "hotwrap/log.hpp"
+#include "hotwrap/loop.hpp"
+#include "hotwrap/runner.hpp"
+#include "hotwrap/signals.hpp"
+#include "hotwrap/spawn.hpp"
+
+extern char** environ;
+
+namespace {
+
+// A closed 0/1/2 would be reused by the next open()/pipe(), and a pipe end that lands on 0, 1 or
+// 2 is later dup2()ed onto itself, which keeps close-on-exec: the child would lose that stream.
+void ensure_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0) {
+      int null = ::open("/dev/null", O_RDWR);
+      if (null >= 0 && null != fd) {
+        ::dup2(null, fd);
+        ::close(null);
+      }
+    }
+  }
+}
+
+const char* env_lookup(const char* name) { return std::getenv(name); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace hotwrap;
+  // Before anything else: dispositions as inherited (for the children), then our own.
+  capture_inherited_signal_state();
+  auto signal_fd = open_signal_fd();
+  if (!signal_fd) {
+    log(Level::Error, {}, "cannot set up signal handling: %s", signal_fd.error().describe().c_str());
+    return 1;
+  }
+  ensure_standard_fds();
+
+  auto parsed = parse_config(argc, argv, env_lookup);
+  if (!parsed) {
+    log(Level::Error, {}, "%s", parsed.error().c_str());
+    return 2;
+  }
+  if (parsed->action == Action::Help) {
+    write_all(STDOUT_FILENO, help_text());
+    return 0;
+  }
+  if (parsed->action == Action::Version) {
+    write_all(STDOUT_FILENO, "hotwrap " HOTWRAP_VERSION "\n");
+    return 0;
+  }
+  const Config& config = parsed->config;
+  set_log_level(config.log_level);
+
+  // An image with a typo in its CMD must fail at once and visibly, not on every call.
+  const std::string& cmd = config.command.front();
+  if (auto exe = find_executable(cmd, std::getenv("PATH")); !exe) {
+    int err = exe.error().err;
+    log(Level::Error, {}, "command '%s' %s (PATH=%s); check the image's CMD", cmd.c_str(),
+        err == ENOENT ? "not found" : "is not executable",
+        std::getenv("PATH") != nullptr ? std::getenv("PATH") : "unset");
+    return exit_code_for_spawn_error(err);
+  }
+
+  if (auto r = become_subreaper(); !r) {
+    log(Level::Warn, {}, "cannot become a child subreaper (%s); orphans of the command may linger",
+        r.error().describe().c_str());
+  }
+  auto loop = Loop::create();
+  if (!loop) {
+    log(Level::Error, {}, "cannot create the event loop: %s", loop.error().describe().c_str());
+    return 1;
+  }
+  Reaper reaper;
+  Runner runner(**loop, reaper, config, environ);
+  auto contract = select_contract(runner, env_lookup);
+  if (!contract) {
+    log(Level::Error, {}, "%s", contract.error().c_str());
+    return 2;
+  }
+  if (auto r = (*contract)->start(); !r) {
+    log(Level::Error, {}, "%s", r.error().c_str());
+    return 2;
+  }
+  // From here on nothing exits: failures become responses, closed connections or log lines.
+  Watch signals(**loop, signal_fd->get(), EV_READ, [&] {
+    for (int sig : read_signals(signal_fd->get())) {
+      if (sig == SIGCHLD) {
+        reaper.reap();
+      } else {
+        (*contract)->on_signal(sig);
+      }
+    }
+  });
+  signals.start();
+  reaper.reap();  // as PID 1 we may have inherited zombies before the signal was blocked
+  int code = (*loop)->run();
+  contract->reset();  // removes the socket files, kills anything still running
+  reaper.reap();
+  return code;
+}

@@ -1,0 +1,259 @@
+#include "hotwrap/runner.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "hotwrap/log.hpp"
+
+namespace hotwrap {
+
+namespace {
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::steady_clock;
+
+// After the command exits, at most this much of what it left in its pipes is still taken: the
+// pipes may be held open by something that escaped its process group and keeps writing.
+constexpr size_t kDrainLimit = 4 << 20;
+// A stderr "line" longer than this is passed on in pieces rather than held.
+constexpr size_t kMaxStderrLine = 16 << 10;
+}  // namespace
+
+int Outcome::exit_code() const {
+  switch (kind) {
+    case Kind::Exited: return code;
+    case Kind::Signaled: return 128 + code;
+    case Kind::NotStarted: return exit_code_for_spawn_error(code);
+    case Kind::TimedOut: return 124;
+  }
+  return 1;
+}
+
+std::string Outcome::describe() const {
+  switch (kind) {
+    case Kind::Exited: return "exited with status " + std::to_string(code);
+    case Kind::Signaled:
+      return "killed by signal " + std::to_string(code) + " (" + ::strsignal(code) + ")";
+    case Kind::NotStarted: return std::string("could not be started: ") + std::strerror(code);
+    case Kind::TimedOut: return "did not finish before the deadline";
+  }
+  return "?";
+}
+
+Runner::Runner(Loop& loop, Reaper& reaper, const Config& config, const char* const* base_env)
+    : loop_(loop), reaper_(reaper), config_(config), env_(base_env) {
+  for (const std::string& a : config_.command) argv_.push_back(const_cast<char*>(a.c_str()));
+  argv_.push_back(nullptr);
+  for (const char* const* e = base_env; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv = *e;
+    if (kv.starts_with("FN_LOGFRAME_NAME=")) logframe_name_ = kv.substr(17);
+    if (kv.starts_with("FN_LOGFRAME_HDR=")) logframe_hdr_ = kv.substr(16);
+  }
+  if (logframe_name_.empty()) logframe_hdr_.clear();
+}
+
+std::unique_ptr<Call> Runner::start(CallHandler& handler, CallRequest request) {
+  return std::unique_ptr<Call>(new Call(*this, handler, std::move(request), env_.envp()));
+}
+
+void Runner::write_log_frame(std::string_view value, bool to_stdout) const {
+  if (logframe_hdr_.empty()) return;
+  std::string frame = "\n" + logframe_name_ + "=" + std::string(value) + "\n";
+  if (to_stdout) write_all(STDOUT_FILENO, frame);
+  write_all(STDERR_FILENO, frame);
+}
+
+Call::Call(Runner& runner, CallHandler& handler, CallRequest request, char* const* envp)
+    : runner_(runner),
+      handler_(handler),
+      request_(std::move(request)),
+      term_timer_(runner.loop(), [this] { on_term_deadline(); }),
+      kill_timer_(runner.loop(), [this] { on_kill_deadline(); }),
+      deferred_(runner.loop(), [this] { finish(deferred_outcome_); }),
+      started_(steady_clock::now()) {
+  ++runner_.running_;
+  const Config& cfg = runner_.config();
+  std::optional<microseconds> until_kill;
+  if (request_.deadline) {
+    until_kill = duration_cast<microseconds>(*request_.deadline - std::chrono::system_clock::now()) -
+                 duration_cast<microseconds>(cfg.deadline_margin);
+    if (until_kill->count() <= 0) {
+      log(Level::Warn, id(), "deadline already passed on arrival; not running the command");
+      deferred_outcome_ = {Outcome::Kind::TimedOut, 0};
+      deferred_.start(microseconds(0));
+      return;
+    }
+  }
+  auto child = spawn_command(runner_.argv_.data(), envp, request_.stdio);
+  if (!child) {
+    log(Level::Error, id(), "cannot run %s: %s", runner_.argv_[0], child.error().describe().c_str());
+    deferred_outcome_ = {Outcome::Kind::NotStarted, child.error().err};
+    deferred_.start(microseconds(0));
+    return;
+  }
+  child_ = std::move(*child);
+  runner_.reaper().watch(child_.pid, this);
+  Loop& loop = runner_.loop();
+  if (child_.in) stdin_.emplace(
+      loop, child_.in.get(), [this] { on_stdin_drained(); },
+      [this](int) {
+        // The command closed its stdin (EPIPE): the rest of the body is read and dropped.
+        close_stdin();
+        if (!input_ended_) handler_.call_input_ready();
+      });
+  if (child_.out) {
+    stdout_.emplace(
+        loop, child_.out.get(), [this](std::string_view b) { handler_.call_output(b); }, [](int) {});
+    stdout_->start();
+  }
+  if (child_.err) {
+    stderr_.emplace(
+        loop, child_.err.get(), [this](std::string_view b) { on_stderr(b); },
+        [this](int) { flush_stderr_line(); });
+    stderr_->start();
+  }
+  if (until_kill) {
+    term_timer_.start(*until_kill - duration_cast<microseconds>(cfg.kill_grace));
+    kill_timer_.start(*until_kill);
+  }
+}
+
+Call::~Call() {
+  if (finished_) return;
+  // The caller went away mid-call: nobody wants the answer.
+  if (child_.pid > 0) {
+    log(Level::Info, id(), "caller gone; killing the command");
+    kill_group(SIGKILL);
+    runner_.reaper().forget(child_.pid);
+  }
+  --runner_.running_;
+}
+
+void Call::feed(std::string_view bytes) {
+  if (child_.in && stdin_ && !stdin_->failed()) stdin_->write(bytes);
+}
+
+void Call::end_input() {
+  input_ended_ = true;
+  if (!stdin_ || stdin_->queued() == 0) close_stdin();
+}
+
+bool Call::input_congested() const {
+  // One pipe's worth queued on top of the pipe itself: enough to keep the command busy.
+  return child_.in && stdin_ && stdin_->queued() >= 64 * 1024;
+}
+
+void Call::pause_output() {
+  if (stdout_) stdout_->stop();
+}
+
+void Call::resume_output() {
+  if (stdout_) stdout_->start();
+}
+
+void Call::forward_signal(int sig) {
+  if (child_.pid > 0 && !finished_) ::kill(child_.pid, sig);
+}
+
+void Call::on_stdin_drained() {
+  if (input_ended_) {
+    close_stdin();
+  } else {
+    handler_.call_input_ready();
+  }
+}
+
+void Call::close_stdin() {
+  // The writer stays (stopped, or failed) so nothing touches the closed descriptor again.
+  child_.in.reset();
+}
+
+void Call::on_stderr(std::string_view bytes) {
+  const Config& cfg = runner_.config();
+  stderr_out_.clear();
+  while (!bytes.empty()) {
+    size_t nl = bytes.find('\n');
+    if (nl == std::string_view::npos) {
+      stderr_line_.append(bytes);
+      if (stderr_line_.size() >= kMaxStderrLine) {
+        if (cfg.stderr_prefix && !stderr_mid_line_) stderr_out_.append("[" + id() + "] ");
+        stderr_out_.append(stderr_line_);
+        stderr_line_.clear();
+        stderr_mid_line_ = true;
+      }
+      break;
+    }
+    if (cfg.stderr_prefix && !stderr_mid_line_) stderr_out_.append("[" + id() + "] ");
+    stderr_out_.append(stderr_line_).append(bytes.substr(0, nl + 1));
+    stderr_line_.clear();
+    stderr_mid_line_ = false;
+    bytes.remove_prefix(nl + 1);
+  }
+  if (!stderr_out_.empty()) write_all(STDERR_FILENO, stderr_out_);
+}
+
+void Call::flush_stderr_line() {
+  // A last line without its newline is still a line: end it, so the next one starts clean.
+  if (!stderr_line_.empty() || stderr_mid_line_) on_stderr("\n");
+}
+
+void Call::kill_group(int sig) {
+  // Negative pid: the whole process group the command leads, grandchildren included.
+  if (child_.pid > 0) ::kill(-child_.pid, sig);
+}
+
+void Call::on_term_deadline() {
+  timed_out_ = true;
+  log(Level::Warn, id(), "deadline near: sending SIGTERM to the command");
+  kill_group(SIGTERM);
+}
+
+void Call::on_kill_deadline() {
+  timed_out_ = true;
+  log(Level::Warn, id(), "deadline: killing the command");
+  kill_group(SIGKILL);
+  runner_.reaper().forget(child_.pid);  // still reaped, just no longer ours to report
+  finish({Outcome::Kind::TimedOut, 0});
+}
+
+void Call::child_exited(int wstatus) {
+  // Anything it left running in its group dies with it: a background job must not outlive the
+  // call, nor hold the reply hostage by keeping stdout open.
+  kill_group(SIGKILL);
+  // What it wrote before exiting is in the pipes; take it without waiting for EOF, which a
+  // process outside the group could withhold forever.
+  if (stdout_) stdout_->drain(kDrainLimit);
+  if (stderr_) stderr_->drain(kDrainLimit);
+  flush_stderr_line();
+  if (timed_out_) {
+    finish({Outcome::Kind::TimedOut, 0});
+  } else if (WIFSIGNALED(wstatus)) {
+    finish({Outcome::Kind::Signaled, WTERMSIG(wstatus)});
+  } else {
+    finish({Outcome::Kind::Exited, WEXITSTATUS(wstatus)});
+  }
+}
+
+void Call::finish(Outcome outcome) {
+  finished_ = true;
+  term_timer_.stop();
+  kill_timer_.stop();
+  stdout_.reset();
+  stderr_.reset();
+  stdin_.reset();
+  child_.in.reset();
+  child_.out.reset();
+  child_.err.reset();
+  --runner_.running_;
+  if (log_enabled(Level::Debug)) {
+    auto us = duration_cast<microseconds>(steady_clock::now() - started_).count();
+    log(Level::Debug, id(), "%s in %lld.%03lld ms", outcome.describe().c_str(),
+        static_cast<long long>(us / 1000), static_cast<long long>(us % 1000));
+  }
+  handler_.call_finished(outcome);  // may destroy this Call
+}
+
+}  // namespace hotwrap

@@ -1,0 +1,152 @@
+// Runs the wrapped command for one call: spawn, body → stdin, stdout → the contract, stderr → the
+// log, the deadline, and the end of the process group. Knows nothing of any wire protocol.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hotwrap/config.hpp"
+#include "hotwrap/deadline.hpp"
+#include "hotwrap/env.hpp"
+#include "hotwrap/loop.hpp"
+#include "hotwrap/signals.hpp"
+#include "hotwrap/spawn.hpp"
+#include "hotwrap/stream.hpp"
+
+namespace hotwrap {
+
+// How a call ended.
+struct Outcome {
+  enum class Kind { Exited, Signaled, NotStarted, TimedOut };
+  Kind kind = Kind::Exited;
+  int code = 0;  // exit code, signal number, or the spawn errno
+
+  bool ok() const { return kind == Kind::Exited && code == 0; }
+  // As a shell reports it: the code, 128 + signal, 127/126 when it could not run, 124 on timeout.
+  int exit_code() const;
+  // One phrase for logs and error bodies, e.g. "exited with status 3".
+  std::string describe() const;
+};
+
+// What a contract does with a call. Called from the loop only. call_finished is the last call and
+// the handler may destroy the Call inside it; inside call_output and call_input_ready it must not.
+class CallHandler {
+ public:
+  virtual void call_output(std::string_view bytes) = 0;
+  // The stdin queue emptied after input_congested() was true: the contract may read body again.
+  virtual void call_input_ready() = 0;
+  virtual void call_finished(const Outcome& outcome) = 0;
+
+ protected:
+  ~CallHandler() = default;
+};
+
+struct CallRequest {
+  std::string id;                    // for log lines
+  std::optional<WallTime> deadline;  // none: no time limit
+  StdioPlan stdio;                   // inherited streams bypass the call's stdin/stdout/stderr
+};
+
+class Runner;
+
+// One running call. Destroying it before call_finished kills the call's process group (the caller
+// went away).
+class Call final : private ExitListener {
+ public:
+  ~Call();
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  // Request body bytes for the command's stdin. Once the command has closed its stdin or ended,
+  // bytes are discarded: the contract keeps reading the body so the transport stays in sync.
+  void feed(std::string_view bytes);
+  // The body is complete: stdin is closed once what is queued has been written.
+  void end_input();
+  // True while more than a pipe's worth waits for the command: stop reading body until
+  // call_input_ready().
+  bool input_congested() const;
+
+  // Backpressure from the transport: stop/start reading the command's stdout.
+  void pause_output();
+  void resume_output();
+
+  // Passes a signal on to the command (not its group), as an init does.
+  void forward_signal(int sig);
+
+  const std::string& id() const { return request_.id; }
+
+ private:
+  friend class Runner;
+  Call(Runner& runner, CallHandler& handler, CallRequest request, char* const* envp);
+
+  void child_exited(int wstatus) override;
+  void on_stdin_drained();
+  void on_stderr(std::string_view bytes);
+  void flush_stderr_line();
+  void close_stdin();
+  void on_term_deadline();
+  void on_kill_deadline();
+  void kill_group(int sig);
+  void finish(Outcome outcome);  // last thing a Call does
+
+  Runner& runner_;
+  CallHandler& handler_;
+  CallRequest request_;
+  Child child_;
+  std::optional<FdWriter> stdin_;
+  std::optional<FdReader> stdout_;
+  std::optional<FdReader> stderr_;
+  Timer term_timer_;
+  Timer kill_timer_;
+  Timer deferred_;  // delivers an ending decided before the command ran
+  Outcome deferred_outcome_;
+  std::chrono::steady_clock::time_point started_;
+  std::string stderr_line_;  // an unfinished line of the command's stderr
+  std::string stderr_out_;   // reused for the lines written to the log
+  bool stderr_mid_line_ = false;
+  bool input_ended_ = false;
+  bool timed_out_ = false;
+  bool finished_ = false;
+};
+
+// Starts calls of one command. Shared by every contract.
+class Runner {
+ public:
+  Runner(Loop& loop, Reaper& reaper, const Config& config, const char* const* base_env);
+
+  // Per-call environment: the contract adds this call's names, then calls start().
+  CallEnv& env() { return env_; }
+
+  // Spawns the command with env() and starts the call. Failures to spawn arrive as a NotStarted
+  // outcome through call_finished, on a later loop iteration, like every other ending.
+  std::unique_ptr<Call> start(CallHandler& handler, CallRequest request);
+
+  // Fn log framing: FN_LOGFRAME_NAME / FN_LOGFRAME_HDR from the container's environment; empty
+  // when framing is off.
+  const std::string& logframe_header() const { return logframe_hdr_; }
+  // Writes "\n<NAME>=<value>\n" to stderr, and to stdout when `to_stdout` (stdout is the log only
+  // in http-stream; in the stdio formats it is the protocol).
+  void write_log_frame(std::string_view value, bool to_stdout) const;
+
+  Loop& loop() { return loop_; }
+  Reaper& reaper() { return reaper_; }
+  const Config& config() const { return config_; }
+  size_t running() const { return running_; }
+
+ private:
+  friend class Call;
+  Loop& loop_;
+  Reaper& reaper_;
+  const Config& config_;
+  CallEnv env_;
+  std::vector<char*> argv_;
+  std::string logframe_name_;
+  std::string logframe_hdr_;
+  size_t running_ = 0;
+};
+
+}  // namespace hotwrap

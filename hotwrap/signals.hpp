@@ -1,0 +1,53 @@
+// Signals through a signalfd (libevent 2.1 has no signalfd backend), and reaping every child.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <unordered_map>
+#include <vector>
+
+#include "hotwrap/fd.hpp"
+#include "hotwrap/result.hpp"
+
+namespace hotwrap {
+
+// The signals hotwrap acts on; all are blocked and read from the signalfd.
+inline constexpr int kHandledSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+// Blocks kHandledSignals, ignores SIGPIPE (a vanished reader must be an EPIPE, not our death) and
+// returns a non-blocking signalfd for them. Call first thing in main, before any thread or child.
+Result<UniqueFd> open_signal_fd();
+
+// Reads every pending signal number from the signalfd.
+std::vector<int> read_signals(int fd);
+
+// Makes orphaned descendants hotwrap's children when it is not PID 1 (as PID 1 it already is init),
+// so it can reap them.
+Result<void> become_subreaper();
+
+// Told when its child has been reaped.
+class ExitListener {
+ public:
+  virtual void child_exited(int wstatus) = 0;
+
+ protected:
+  ~ExitListener() = default;
+};
+
+// Reaps every child, known or orphaned, and tells the listener of a known pid.
+class Reaper {
+ public:
+  void watch(pid_t pid, ExitListener* listener) { listeners_[pid] = listener; }
+  void forget(pid_t pid) { listeners_.erase(pid); }
+
+  // waitpid(-1, WNOHANG) until nothing is left to reap. Call on SIGCHLD.
+  void reap();
+
+  size_t watched() const { return listeners_.size(); }
+
+ private:
+  std::unordered_map<pid_t, ExitListener*> listeners_;
+};
+
+}  // namespace hotwrap

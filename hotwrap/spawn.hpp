@@ -1,0 +1,51 @@
+// Spawning the wrapped command: posix_spawnp, no shell, its own process group, clean signals.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "hotwrap/fd.hpp"
+#include "hotwrap/result.hpp"
+
+namespace hotwrap {
+
+// Where one of the child's standard streams goes.
+enum class Stdio { Pipe, Inherit };
+
+struct StdioPlan {
+  Stdio in = Stdio::Pipe;
+  Stdio out = Stdio::Pipe;
+  Stdio err = Stdio::Pipe;
+};
+
+// A spawned command: passive data. It never blocks and never touches the event loop; the runner
+// watches its fds and the reaper reports its exit. Its pid is also its process group id.
+struct Child {
+  pid_t pid = -1;
+  UniqueFd in;   // hotwrap's (non-blocking) write end of the child's stdin, if piped
+  UniqueFd out;  // hotwrap's (non-blocking) read end of the child's stdout, if piped
+  UniqueFd err;  // hotwrap's (non-blocking) read end of the child's stderr, if piped
+};
+
+// Records, once at start-up, which signals hotwrap inherited as ignored: an ignored disposition
+// survives exec, so every child gets those (and SIGPIPE, which hotwrap ignores) reset to default.
+void capture_inherited_signal_state();
+
+// Spawns argv (null-terminated; PATH lookup for argv[0]) with envp, in a new process group, with an
+// empty signal mask and default dispositions. posix_spawn returns its error (ENOENT, EACCES,
+// EAGAIN...) rather than setting errno; it is carried in the SysError.
+Result<Child> spawn_command(char* const* argv, char* const* envp, StdioPlan plan);
+
+// Finds `name` as posix_spawnp would (PATH, or as given when it contains '/').
+// Errors: ENOENT when nowhere, EACCES when found but not executable.
+Result<std::string> find_executable(const std::string& name, const char* path_env);
+
+// Exit code of a waited-for child, as a shell reports it: the code, or 128 + the signal.
+int exit_code_from_status(int wstatus);
+
+// Exit code for a command that could not be executed: 127 when not found, 126 otherwise.
+int exit_code_for_spawn_error(int err);
+
+}  // namespace hotwrap

@@ -1,0 +1,131 @@
+#include "hotwrap/stream.hpp"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace hotwrap {
+
+FdReader::FdReader(Loop& loop, int fd, std::function<void(std::string_view)> on_data,
+                   std::function<void(int)> on_end)
+    : loop_(loop),
+      fd_(fd),
+      on_data_(std::move(on_data)),
+      on_end_(std::move(on_end)),
+      watch_(loop, fd, EV_READ, [this] { read_once(Loop::kScratchSize); }) {}
+
+void FdReader::start() {
+  if (!ended_) watch_.start();
+}
+
+void FdReader::stop() { watch_.stop(); }
+
+bool FdReader::read_once(size_t limit) {
+  std::span<char> buf = loop_.scratch();
+  if (limit < buf.size()) buf = buf.first(limit);
+  ssize_t n = ::read(fd_, buf.data(), buf.size());
+  if (n > 0) {
+    on_data_(std::string_view(buf.data(), static_cast<size_t>(n)));
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+  int err = n == 0 ? 0 : errno;
+  ended_ = true;
+  watch_.stop();
+  on_end_(err);
+  return false;
+}
+
+void FdReader::drain(size_t limit) {
+  // on_data may destroy nothing here: drain is only called by the reader's owner, outside its own
+  // callbacks, so `this` stays valid across the loop.
+  while (!ended_ && limit > 0) {
+    size_t before = limit;
+    std::span<char> buf = loop_.scratch();
+    size_t want = limit < buf.size() ? limit : buf.size();
+    ssize_t n = ::read(fd_, buf.data(), want);
+    if (n > 0) {
+      limit -= static_cast<size_t>(n);
+      on_data_(std::string_view(buf.data(), static_cast<size_t>(n)));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      return;
+    } else {
+      ended_ = true;
+      watch_.stop();
+      on_end_(n == 0 ? 0 : errno);
+      return;
+    }
+    if (limit == before) return;
+  }
+}
+
+FdWriter::FdWriter(Loop& loop, int fd, std::function<void()> on_drained,
+                   std::function<void(int)> on_error)
+    : fd_(fd),
+      queue_(evbuffer_new()),
+      on_drained_(std::move(on_drained)),
+      on_error_(std::move(on_error)),
+      watch_(loop, fd, EV_WRITE, [this] { flush(); }) {
+  if (!queue_) std::abort();
+}
+
+void FdWriter::write(std::span<const std::string_view> pieces) {
+  if (failed_) return;
+  size_t skip = 0;  // bytes of `pieces` already taken by the kernel
+  if (queued() == 0) {
+    iovec iov[8];
+    size_t n_iov = 0;
+    for (std::string_view p : pieces) {
+      if (n_iov == 8) break;
+      if (!p.empty()) iov[n_iov++] = {const_cast<char*>(p.data()), p.size()};
+    }
+    if (n_iov > 0) {
+      ssize_t n;
+      do {
+        n = ::writev(fd_, iov, static_cast<int>(n_iov));
+      } while (n < 0 && errno == EINTR);
+      if (n < 0 && errno != EAGAIN) {
+        fail(errno);
+        return;
+      }
+      skip = n > 0 ? static_cast<size_t>(n) : 0;
+    }
+  }
+  for (std::string_view p : pieces) {
+    if (skip >= p.size()) {
+      skip -= p.size();
+      continue;
+    }
+    evbuffer_add(queue_.get(), p.data() + skip, p.size() - skip);
+    skip = 0;
+  }
+  if (queued() > 0) watch_.start();
+}
+
+void FdWriter::flush() {
+  while (queued() > 0) {
+    int n = evbuffer_write(queue_.get(), fd_);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return;
+      fail(errno);
+      return;
+    }
+    if (n == 0) return;
+  }
+  watch_.stop();
+  on_drained_();  // may destroy this writer: nothing after it
+}
+
+void FdWriter::fail(int err) {
+  failed_ = true;
+  watch_.stop();
+  evbuffer_drain(queue_.get(), queued());
+  on_error_(err);  // may destroy this writer: nothing after it
+}
+
+}  // namespace hotwrap

@@ -1,0 +1,73 @@
+// Byte streams over non-blocking fds: a reader that hands out chunks and a writer that never
+// blocks (it writes what the kernel takes and queues the rest). Neither owns its fd.
+#pragma once
+
+#include <event2/buffer.h>
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "hotwrap/loop.hpp"
+
+namespace hotwrap {
+
+struct EvbufferFree {
+  void operator()(evbuffer* b) const { evbuffer_free(b); }
+};
+using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferFree>;
+
+// Reads `fd` while started; each chunk goes to on_data (valid only during the call, it lives in the
+// loop's scratch buffer); on_end(0) at EOF, on_end(errno) on a read error. After on_end the reader
+// is stopped for good.
+class FdReader {
+ public:
+  FdReader(Loop& loop, int fd, std::function<void(std::string_view)> on_data,
+           std::function<void(int err)> on_end);
+
+  void start();
+  void stop();
+  bool ended() const { return ended_; }
+
+  // Reads what is already there, up to `limit` bytes, without waiting; used when the writer on the
+  // other side is known to be gone but something it left behind may still hold the pipe open.
+  void drain(size_t limit);
+
+ private:
+  // One read(); returns false when there is nothing more for now (EAGAIN) or the stream ended.
+  bool read_once(size_t limit);
+  Loop& loop_;
+  int fd_;
+  std::function<void(std::string_view)> on_data_;
+  std::function<void(int)> on_end_;
+  Watch watch_;
+  bool ended_ = false;
+};
+
+// Writes to `fd` without ever blocking. on_drained fires when the queue becomes empty after having
+// held something; on_error(errno) once on a write error (EPIPE: the reader went away), after which
+// everything written is discarded.
+class FdWriter {
+ public:
+  FdWriter(Loop& loop, int fd, std::function<void()> on_drained, std::function<void(int)> on_error);
+
+  // Writes the pieces in order (one writev when nothing is queued).
+  void write(std::span<const std::string_view> pieces);
+  void write(std::string_view data) { write(std::span<const std::string_view>(&data, 1)); }
+
+  size_t queued() const { return evbuffer_get_length(queue_.get()); }
+  bool failed() const { return failed_; }
+
+ private:
+  void flush();
+  void fail(int err);
+  int fd_;
+  EvbufferPtr queue_;
+  std::function<void()> on_drained_;
+  std::function<void(int)> on_error_;
+  Watch watch_;
+  bool failed_ = false;
+};
+
+}  // namespace hotwrap
