@@ -525,6 +525,29 @@ void Server::reader_loop(int out_fd, int err_fd, int stop_fd) {
     cv_.notify_all();
 }
 
+bool Server::wait_output_closed(Ms timeout) const {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, timeout, [this] { return reader_done_; });
+}
+
+RunResult run_to_exit(Server::Options opts, Ms timeout) {
+    opts.wait_ready = false;
+    Server srv(std::move(opts));
+    RunResult r;
+    r.status = srv.wait_exit(timeout);
+    if (r.status) srv.wait_output_closed(2000ms);
+    r.out = srv.stdout_text();
+    r.err = srv.stderr_text();
+    return r;
+}
+
+RunResult run_to_exit(std::vector<std::string> argv, EnvList env, Ms timeout) {
+    Server::Options o;
+    o.argv = std::move(argv);
+    o.env = std::move(env);
+    return run_to_exit(std::move(o), timeout);
+}
+
 Conn Server::connect() const { return Conn(socket_path()); }
 
 void Server::signal(int sig) const {

@@ -127,6 +127,8 @@ public:
     // Raw wait status once hotwrap has exited, nullopt if it is still running after `timeout`.
     std::optional<int> wait_exit(Ms timeout);
     bool exited() const { return status_.has_value(); }
+    // Waits (bounded) until hotwrap's stdout and stderr are both closed: all its output is in.
+    bool wait_output_closed(Ms timeout) const;
 
     std::string stdout_text() const;
     std::string stderr_text() const;
@@ -162,6 +164,16 @@ private:
     bool reader_done_ = false;
 };
 
+// Runs hotwrap for start-up tests that must end before (or instead of) serving: waits for exit
+// (bounded) and collects all of its output.
+struct RunResult {
+    std::optional<int> status;  // raw wait status; nullopt if it was still running at the limit
+    std::string out;
+    std::string err;
+};
+RunResult run_to_exit(Server::Options opts, Ms timeout = 5000ms);
+RunResult run_to_exit(std::vector<std::string> argv, EnvList env = {}, Ms timeout = 5000ms);
+
 // ---------------------------------------------------------------------------------------------
 // HTTP client side.
 
@@ -172,19 +184,19 @@ struct Request {
     std::string path = "/call";
     // Extra headers in order. A header named like a default one (Fn-Call-Id, Fn-Deadline, Host,
     // User-Agent, Accept-Encoding; case-insensitive) replaces the default.
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers{};
+    std::string body{};
     Framing framing = Framing::Chunked;  // the agent's default
     std::size_t chunk_size = 32 * 1024;  // for Framing::Chunked
     bool default_headers = true;         // Host, User-Agent, Fn-Call-Id, Fn-Deadline, ...
-    std::vector<std::string> omit;       // default headers not to send (case-insensitive)
+    std::vector<std::string> omit{};     // default headers not to send (case-insensitive)
 
     // The call id that will be sent (generated once per Request, then stable).
     std::string call_id() const;
     std::string serialize() const;
 
-private:
-    mutable std::string generated_id_;
+    // Cache for call_id(); public only so that Request stays an aggregate (designated initializers).
+    mutable std::string generated_id_{};
 };
 
 struct Response {

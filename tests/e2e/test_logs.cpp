@@ -1,0 +1,94 @@
+// Logs: Fn log framing, the command's stderr, hotwrap's own log lines.
+#include "harness.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace e2e;
+
+namespace {
+
+bool has_line(const std::string& text, const std::string& line) {
+    auto lines = split_lines(text);
+    return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+}  // namespace
+
+TEST_CASE("logs: FN_LOGFRAME_NAME/HDR frame every call on stdout and stderr") {
+    Server srv({"sh", "-c", "echo \"err-$FN_CALL_ID\" >&2; cat"},
+               {{"FN_LOGFRAME_NAME", "CALL"}, {"FN_LOGFRAME_HDR", "Fn-Call-Id"}});
+    Conn c = srv.connect();
+    for (int i = 0; i < 2; ++i) {
+        CAPTURE(i);
+        Request req{.body = "x"};
+        std::string frame = "\nCALL=" + req.call_id() + "\n";
+        Response r = c.call(req);
+        INFO(r);
+        CHECK(r.status == 200);
+        CHECK(r.body == "x");  // the frame never reaches the response
+        INFO("stdout: " << printable(srv.stdout_text()));
+        INFO("stderr: " << printable(srv.stderr_text()));
+        CHECK(srv.wait_stdout(frame, 3000ms));
+        CHECK(srv.wait_stderr(frame, 3000ms));
+        // The frame comes first, then the call's own stderr.
+        std::string err_line = "err-" + req.call_id();
+        REQUIRE(srv.wait_stderr(err_line, 3000ms));
+        std::string err = srv.stderr_text();
+        CHECK(err.find(frame) < err.find(err_line));
+    }
+}
+
+TEST_CASE("logs: the command's stderr reaches hotwrap's stderr line by line") {
+    Server srv({"sh", "-c", "echo line-one >&2; echo body; printf 'line-two\\nno-newline' >&2"});
+    Conn c = srv.connect();
+    Response r = c.call({});
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.body == "body\n");  // stderr never mixes into the response
+    REQUIRE(srv.wait_stderr("no-newline", 3000ms));
+    std::string err = srv.stderr_text();
+    INFO("stderr: " << printable(err));
+    CHECK(has_line(err, "line-one"));
+    CHECK(has_line(err, "line-two"));
+    CHECK(has_line(err, "no-newline"));
+    CHECK(srv.stdout_text().find("line-one") == std::string::npos);
+}
+
+TEST_CASE("logs: HOTWRAP_STDERR_PREFIX=1 prefixes each line with the call id") {
+    Server srv({"sh", "-c", "echo line-one >&2; echo line-two >&2"}, {{"HOTWRAP_STDERR_PREFIX", "1"}});
+    Conn c = srv.connect();
+    Request req;
+    Response r = c.call(req);
+    INFO(r);
+    CHECK(r.status == 200);
+    REQUIRE(srv.wait_stderr("line-two", 3000ms));
+    std::string err = srv.stderr_text();
+    INFO("stderr: " << printable(err));
+    CHECK(has_line(err, "[" + req.call_id() + "] line-one"));
+    CHECK(has_line(err, "[" + req.call_id() + "] line-two"));
+}
+
+TEST_CASE("logs: hotwrap's own lines are 'hotwrap: <level>: ...'") {
+    Server srv({"sh", "-c", "read m; [ \"$m\" = ok ]"}, {{"HOTWRAP_LOG_LEVEL", "debug"}});
+    Conn c = srv.connect();
+    Request ok{.body = "ok\n"};
+    Request bad{.body = "no\n"};
+    CHECK(c.call(ok).status == 200);
+    CHECK(c.call(bad).status == 502);
+    // At debug level each call is logged with its id.
+    CHECK(srv.wait_stderr("call " + bad.call_id() + ": ", 3000ms));
+    std::string err = srv.stderr_text();
+    INFO("stderr: " << printable(err, 4000));
+    int own = 0;
+    for (const auto& line : split_lines(err)) {
+        if (!line.starts_with("hotwrap")) continue;
+        ++own;
+        CAPTURE(line);
+        bool ok_format = line.starts_with("hotwrap: debug: ") || line.starts_with("hotwrap: info: ") ||
+                         line.starts_with("hotwrap: warn: ") || line.starts_with("hotwrap: error: ");
+        CHECK(ok_format);
+    }
+    CHECK(own > 0);
+}
