@@ -1,0 +1,52 @@
+// Exit codes, executable lookup, and the outcome of a call.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include "hotwrap/runner.hpp"
+#include "hotwrap/spawn.hpp"
+
+using namespace hotwrap;
+
+TEST_CASE("exit codes as a shell reports them") {
+  struct Row {
+    int wstatus;
+    int code;
+  };
+  // W_EXITCODE / W_STOPCODE build wait statuses the way the kernel does.
+  const Row rows[] = {{W_EXITCODE(0, 0), 0},   {W_EXITCODE(3, 0), 3},    {W_EXITCODE(255, 0), 255},
+                      {W_EXITCODE(0, SIGKILL), 137}, {W_EXITCODE(0, SIGTERM), 143},
+                      {W_EXITCODE(0, SIGSEGV), 139}};
+  for (const Row& r : rows) {
+    CAPTURE(r.wstatus);
+    CHECK(exit_code_from_status(r.wstatus) == r.code);
+  }
+  CHECK(exit_code_for_spawn_error(ENOENT) == 127);
+  CHECK(exit_code_for_spawn_error(EACCES) == 126);
+  CHECK(exit_code_for_spawn_error(ENOEXEC) == 126);
+}
+
+TEST_CASE("outcomes") {
+  CHECK(Outcome{Outcome::Kind::Exited, 0}.ok());
+  CHECK_FALSE(Outcome{Outcome::Kind::Exited, 3}.ok());
+  CHECK(Outcome{Outcome::Kind::Exited, 3}.describe() == "exited with status 3");
+  CHECK(Outcome{Outcome::Kind::Signaled, 9}.exit_code() == 137);
+  CHECK(Outcome{Outcome::Kind::Signaled, 9}.describe().starts_with("killed by signal 9"));
+  CHECK(Outcome{Outcome::Kind::NotStarted, ENOENT}.exit_code() == 127);
+  CHECK(Outcome{Outcome::Kind::TimedOut, 0}.exit_code() == 124);
+  CHECK_FALSE(Outcome{Outcome::Kind::TimedOut, 0}.ok());
+}
+
+TEST_CASE("finding the command as posix_spawnp would") {
+  CHECK(find_executable("sh", "/nonexistent:/bin:/usr/bin").has_value());
+  CHECK(*find_executable("/bin/sh", nullptr) == "/bin/sh");
+  auto missing = find_executable("no-such-command-xyz", "/bin:/usr/bin");
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().err == ENOENT);
+  auto not_exec = find_executable("/etc/passwd", nullptr);
+  REQUIRE_FALSE(not_exec.has_value());
+  CHECK(not_exec.error().err == EACCES);
+  auto dir = find_executable("/tmp", nullptr);
+  REQUIRE_FALSE(dir.has_value());
+  CHECK(dir.error().err == EACCES);
+}
