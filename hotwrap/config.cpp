@@ -72,24 +72,35 @@ std::string apply(const Option& o, std::string_view value, Config& c) {
       if (!parse_level(value, c.log_level))
         return error_for(o, value, "expected debug, info, warn or error");
       return {};
-    case Kind::Text:
-      break;
+    case Kind::Text: break;
   }
   std::string_view f = o.flag;
   bool b = value == "1";
   auto ms = Millis(static_cast<int64_t>(n));
-  if (f == "buffer-bytes") c.buffer_bytes = n;
-  else if (f == "kill-grace-ms") c.kill_grace = ms;
-  else if (f == "deadline-margin-ms") c.deadline_margin = ms;
-  else if (f == "shutdown-grace-ms") c.shutdown_grace = ms;
-  else if (f == "stderr-prefix") c.stderr_prefix = b;
-  else if (f == "content-type") c.content_type = std::string(value);
-  else if (f == "max-header-bytes") c.max_header_bytes = n;
-  else if (f == "max-headers") c.max_headers = n;
-  else if (f == "max-url-bytes") c.max_url_bytes = n;
-  else if (f == "max-body-bytes") c.max_body_bytes = n;
-  else if (f == "max-connections") c.max_connections = n == 0 ? 1 : n;
-  else if (f == "prespawn") c.prespawn = b;
+  if (f == "buffer-bytes")
+    c.buffer_bytes = n;
+  else if (f == "kill-grace-ms")
+    c.kill_grace = ms;
+  else if (f == "deadline-margin-ms")
+    c.deadline_margin = ms;
+  else if (f == "shutdown-grace-ms")
+    c.shutdown_grace = ms;
+  else if (f == "stderr-prefix")
+    c.stderr_prefix = b;
+  else if (f == "content-type")
+    c.content_type = std::string(value);
+  else if (f == "max-header-bytes")
+    c.max_header_bytes = n;
+  else if (f == "max-headers")
+    c.max_headers = n;
+  else if (f == "max-url-bytes")
+    c.max_url_bytes = n;
+  else if (f == "max-body-bytes")
+    c.max_body_bytes = n;
+  else if (f == "max-connections")
+    c.max_connections = n == 0 ? 1 : n;
+  else if (f == "prespawn")
+    c.prespawn = b;
   return {};
 }
 

@@ -14,21 +14,21 @@ namespace hotwrap {
 using Millis = std::chrono::milliseconds;
 
 struct Config {
-  uint64_t buffer_bytes = 1 << 20;      // stdout held so the status can follow the exit code
-  Millis kill_grace{500};               // SIGTERM → SIGKILL at the deadline
-  Millis deadline_margin{200};          // the 504 leaves this long before Fn-Deadline
-  Millis shutdown_grace{5000};          // a running call's time to finish after SIGTERM
+  uint64_t buffer_bytes = 1 << 20;  // stdout held so the status can follow the exit code
+  Millis kill_grace{500};           // SIGTERM → SIGKILL at the deadline
+  Millis deadline_margin{200};      // the 504 leaves this long before Fn-Deadline
+  Millis shutdown_grace{5000};      // a running call's time to finish after SIGTERM
   Level log_level = Level::Info;
-  bool stderr_prefix = false;           // prefix command stderr lines with "[<call id>] "
+  bool stderr_prefix = false;  // prefix command stderr lines with "[<call id>] "
   std::string content_type = "application/octet-stream";
   uint64_t max_header_bytes = 64 << 10;
   uint64_t max_headers = 200;
   uint64_t max_url_bytes = 8 << 10;
-  uint64_t max_body_bytes = 0;          // 0: no limit
+  uint64_t max_body_bytes = 0;  // 0: no limit
   uint64_t max_connections = 64;
   bool prespawn = false;
 
-  std::vector<std::string> command;     // argv of the wrapped command
+  std::vector<std::string> command;  // argv of the wrapped command
 };
 
 // What the command line asked for.

@@ -29,8 +29,10 @@ std::optional<std::string> env_name_for_header(std::string_view header) {
   if (!ieq_prefix(header, "fn-")) return std::nullopt;
   std::string name = "FN_";
   for (char c : header.substr(3)) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    else if (c == '-') c = '_';
+    if (c >= 'a' && c <= 'z')
+      c = static_cast<char>(c - 'a' + 'A');
+    else if (c == '-')
+      c = '_';
     name += c;
   }
   if (!is_generated_env_name(name)) return std::nullopt;
@@ -42,7 +44,8 @@ CallEnv::CallEnv(const char* const* base) {
     // posix_spawn takes char* const*; the strings are never written through these pointers.
     base_.push_back(const_cast<char*>(*e));
     const char* eq = std::strchr(*e, '=');
-    base_names_.insert(eq ? std::string_view(*e, static_cast<size_t>(eq - *e)) : std::string_view(*e));
+    base_names_.insert(eq ? std::string_view(*e, static_cast<size_t>(eq - *e))
+                          : std::string_view(*e));
   }
 }
 
@@ -75,6 +78,8 @@ char* const* CallEnv::envp() {
   return envp_.data();
 }
 
-void CallEnv::clear() { used_ = 0; }
+void CallEnv::clear() {
+  used_ = 0;
+}
 
 }  // namespace hotwrap

@@ -33,8 +33,12 @@ bool parse_level(std::string_view text, Level& out) {
   return false;
 }
 
-void set_log_level(Level level) { g_level = level; }
-bool log_enabled(Level level) { return level >= g_level; }
+void set_log_level(Level level) {
+  g_level = level;
+}
+bool log_enabled(Level level) {
+  return level >= g_level;
+}
 
 void write_all(int fd, std::string_view data) {
   while (!data.empty()) {

@@ -85,10 +85,16 @@ void Timer::start(std::chrono::microseconds delay) {
   evtimer_add(ev_.get(), &tv);
 }
 
-void Timer::stop() { evtimer_del(ev_.get()); }
+void Timer::stop() {
+  evtimer_del(ev_.get());
+}
 
-bool Timer::active() const { return evtimer_pending(ev_.get(), nullptr) != 0; }
+bool Timer::active() const {
+  return evtimer_pending(ev_.get(), nullptr) != 0;
+}
 
-void Timer::dispatch(evutil_socket_t, short, void* self) { static_cast<Timer*>(self)->on_fire_(); }
+void Timer::dispatch(evutil_socket_t, short, void* self) {
+  static_cast<Timer*>(self)->on_fire_();
+}
 
 }  // namespace hotwrap

@@ -35,7 +35,9 @@ void ensure_standard_fds() {
   }
 }
 
-const char* env_lookup(const char* name) { return std::getenv(name); }
+const char* env_lookup(const char* name) {
+  return std::getenv(name);
+}
 
 }  // namespace
 
@@ -45,7 +47,8 @@ int main(int argc, char** argv) {
   capture_inherited_signal_state();
   auto signal_fd = open_signal_fd();
   if (!signal_fd) {
-    log(Level::Error, {}, "cannot set up signal handling: %s", signal_fd.error().describe().c_str());
+    log(Level::Error, {}, "cannot set up signal handling: %s",
+        signal_fd.error().describe().c_str());
     return 1;
   }
   ensure_standard_fds();

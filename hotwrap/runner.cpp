@@ -78,8 +78,9 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request, char* cons
   const Config& cfg = runner_.config();
   std::optional<microseconds> until_kill;
   if (request_.deadline) {
-    until_kill = duration_cast<microseconds>(*request_.deadline - std::chrono::system_clock::now()) -
-                 duration_cast<microseconds>(cfg.deadline_margin);
+    until_kill =
+        duration_cast<microseconds>(*request_.deadline - std::chrono::system_clock::now()) -
+        duration_cast<microseconds>(cfg.deadline_margin);
     if (until_kill->count() <= 0) {
       log(Level::Warn, id(), "deadline already passed on arrival; not running the command");
       deferred_outcome_ = {Outcome::Kind::TimedOut, 0};
@@ -89,7 +90,8 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request, char* cons
   }
   auto child = spawn_command(runner_.argv_.data(), envp, request_.stdio);
   if (!child) {
-    log(Level::Error, id(), "cannot run %s: %s", runner_.argv_[0], child.error().describe().c_str());
+    log(Level::Error, id(), "cannot run %s: %s", runner_.argv_[0],
+        child.error().describe().c_str());
     deferred_outcome_ = {Outcome::Kind::NotStarted, child.error().err};
     deferred_.start(microseconds(0));
     return;
@@ -97,16 +99,18 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request, char* cons
   child_ = std::move(*child);
   runner_.reaper().watch(child_.pid, this);
   Loop& loop = runner_.loop();
-  if (child_.in) stdin_.emplace(
-      loop, child_.in.get(), [this] { on_stdin_drained(); },
-      [this](int) {
-        // The command closed its stdin (EPIPE): the rest of the body is read and dropped.
-        close_stdin();
-        if (!input_ended_) handler_.call_input_ready();
-      });
+  if (child_.in)
+    stdin_.emplace(
+        loop, child_.in.get(), [this] { on_stdin_drained(); },
+        [this](int) {
+          // The command closed its stdin (EPIPE): the rest of the body is read and dropped.
+          close_stdin();
+          if (!input_ended_) handler_.call_input_ready();
+        });
   if (child_.out) {
     stdout_.emplace(
-        loop, child_.out.get(), [this](std::string_view b) { handler_.call_output(b); }, [](int) {});
+        loop, child_.out.get(), [this](std::string_view b) { handler_.call_output(b); },
+        [](int) {});
     stdout_->start();
   }
   if (child_.err) {

@@ -13,7 +13,7 @@ Result<UniqueFd> open_signal_fd() {
   sigemptyset(&set);
   for (int sig : kHandledSignals) sigaddset(&set, sig);
   if (::sigprocmask(SIG_BLOCK, &set, nullptr) < 0) return sys_fail("sigprocmask");
-  struct sigaction ign {};
+  struct sigaction ign{};
   ign.sa_handler = SIG_IGN;
   if (::sigaction(SIGPIPE, &ign, nullptr) < 0) return sys_fail("sigaction(SIGPIPE)");
   int fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -13,7 +13,8 @@
 namespace hotwrap {
 
 // The signals hotwrap acts on; all are blocked and read from the signalfd.
-inline constexpr int kHandledSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+inline constexpr int kHandledSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP,
+                                          SIGQUIT, SIGUSR1, SIGUSR2};
 
 // Blocks kHandledSignals, ignores SIGPIPE (a vanished reader must be an EPIPE, not our death) and
 // returns a non-blocking signalfd for them. Call first thing in main, before any thread or child.

@@ -35,7 +35,7 @@ struct SpawnAttr {
 void capture_inherited_signal_state() {
   sigemptyset(&g_reset_to_default);
   for (int sig = 1; sig < NSIG; ++sig) {
-    struct sigaction sa {};
+    struct sigaction sa{};
     if (::sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) {
       sigaddset(&g_reset_to_default, sig);
     }
@@ -70,8 +70,8 @@ Result<Child> spawn_command(char* const* argv, char* const* envp, StdioPlan plan
   posix_spawnattr_setsigmask(&sa.attr, &empty);
   posix_spawnattr_setsigdefault(&sa.attr, &g_reset_to_default);
   posix_spawnattr_setpgroup(&sa.attr, 0);
-  posix_spawnattr_setflags(&sa.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                         POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&sa.attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
   int err = ::posix_spawnp(&pid, argv[0], &sa.actions, &sa.attr, argv, envp);
   if (err != 0) return sys_fail("posix_spawnp", err);
@@ -81,7 +81,7 @@ Result<Child> spawn_command(char* const* argv, char* const* envp, StdioPlan plan
 
 Result<std::string> find_executable(const std::string& name, const char* path_env) {
   auto check = [](const std::string& path) -> int {
-    struct stat st {};
+    struct stat st{};
     if (::stat(path.c_str(), &st) != 0) return ENOENT;
     if (S_ISDIR(st.st_mode) || ::access(path.c_str(), X_OK) != 0) return EACCES;
     return 0;
@@ -114,6 +114,8 @@ int exit_code_from_status(int wstatus) {
   return 255;
 }
 
-int exit_code_for_spawn_error(int err) { return err == ENOENT ? 127 : 126; }
+int exit_code_for_spawn_error(int err) {
+  return err == ENOENT ? 127 : 126;
+}
 
 }  // namespace hotwrap

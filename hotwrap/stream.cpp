@@ -20,7 +20,9 @@ void FdReader::start() {
   if (!ended_) watch_.start();
 }
 
-void FdReader::stop() { watch_.stop(); }
+void FdReader::stop() {
+  watch_.stop();
+}
 
 bool FdReader::read_once(size_t limit) {
   std::span<char> buf = loop_.scratch();

@@ -65,7 +65,9 @@ TEST_CASE("errors name the option and the fix") {
       {{"--bogus", "cat"}, {}, "unknown option '--bogus'"},
       {{"-x", "cat"}, {}, "unknown option '-x'"},
       {{"--buffer-bytes"}, {}, "needs a value"},
-      {{"--buffer-bytes=ten", "cat"}, {}, "invalid value 'ten' for --buffer-bytes / HOTWRAP_BUFFER_BYTES"},
+      {{"--buffer-bytes=ten", "cat"},
+       {},
+       "invalid value 'ten' for --buffer-bytes / HOTWRAP_BUFFER_BYTES"},
       {{"cat"}, {{"HOTWRAP_LOG_LEVEL", "loud"}}, "expected debug, info, warn or error"},
       {{"cat"}, {{"HOTWRAP_STDERR_PREFIX", "yes"}}, "expected 0 or 1"},
   };
@@ -79,12 +81,11 @@ TEST_CASE("errors name the option and the fix") {
 
 TEST_CASE("help lists every variable") {
   std::string h = help_text();
-  for (const char* v :
-       {"HOTWRAP_BUFFER_BYTES", "HOTWRAP_KILL_GRACE_MS", "HOTWRAP_DEADLINE_MARGIN_MS",
-        "HOTWRAP_SHUTDOWN_GRACE_MS", "HOTWRAP_LOG_LEVEL", "HOTWRAP_STDERR_PREFIX",
-        "HOTWRAP_CONTENT_TYPE", "HOTWRAP_MAX_HEADER_BYTES", "HOTWRAP_MAX_HEADERS",
-        "HOTWRAP_MAX_URL_BYTES", "HOTWRAP_MAX_BODY_BYTES", "HOTWRAP_MAX_CONNECTIONS",
-        "HOTWRAP_PRESPAWN"}) {
+  for (const char* v : {"HOTWRAP_BUFFER_BYTES", "HOTWRAP_KILL_GRACE_MS",
+                        "HOTWRAP_DEADLINE_MARGIN_MS", "HOTWRAP_SHUTDOWN_GRACE_MS",
+                        "HOTWRAP_LOG_LEVEL", "HOTWRAP_STDERR_PREFIX", "HOTWRAP_CONTENT_TYPE",
+                        "HOTWRAP_MAX_HEADER_BYTES", "HOTWRAP_MAX_HEADERS", "HOTWRAP_MAX_URL_BYTES",
+                        "HOTWRAP_MAX_BODY_BYTES", "HOTWRAP_MAX_CONNECTIONS", "HOTWRAP_PRESPAWN"}) {
     CHECK(h.find(v) != std::string::npos);
   }
   CHECK(parse({"--help"})->action == Action::Help);

@@ -162,13 +162,14 @@ TEST_CASE("malformed and over-limit requests: exact outcomes") {
   const Row rows[] = {
       {"garbage", "\x01\x02\x03 garbage\r\n\r\n", RequestError::Malformed, 400},
       {"bad version", "POST /call HTTP/x.1\r\n\r\n", RequestError::Malformed, 400},
-      {"bad header token", "POST /call HTTP/1.1\r\nBad\x01Header: x\r\n\r\n", RequestError::Malformed,
-       400},
+      {"bad header token", "POST /call HTTP/1.1\r\nBad\x01Header: x\r\n\r\n",
+       RequestError::Malformed, 400},
       {"bad chunk size", "POST /call HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
        RequestError::Malformed, 400},
       {"bad content-length", "POST /call HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
        RequestError::Malformed, 400},
-      {"both framings", "POST /call HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+      {"both framings",
+       "POST /call HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
        RequestError::Malformed, 400},
       {"url too long", "POST /" + std::string(40, 'a') + " HTTP/1.1\r\n\r\n",
        RequestError::UrlTooLong, 414},
@@ -178,7 +179,8 @@ TEST_CASE("malformed and over-limit requests: exact outcomes") {
        RequestError::HeadersTooLarge, 431},
       {"declared body", "POST /call HTTP/1.1\r\nContent-Length: 11\r\n\r\n",
        RequestError::BodyTooLarge, 413},
-      {"chunked body", "POST /call HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n",
+      {"chunked body",
+       "POST /call HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n",
        RequestError::BodyTooLarge, 413},
   };
   for (const Row& row : rows) {
@@ -206,7 +208,8 @@ TEST_CASE("response heads") {
   std::vector<Header> h{{"Fn-Fdk-Version", "hotwrap/1"}};
   CHECK(response_head(200, h, 5) ==
         "HTTP/1.1 200 OK\r\nFn-Fdk-Version: hotwrap/1\r\nContent-Length: 5\r\n\r\n");
-  CHECK(response_head(502, {}, -1) == "HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: chunked\r\n\r\n");
+  CHECK(response_head(502, {}, -1) ==
+        "HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: chunked\r\n\r\n");
   CHECK(chunk_header(255) == "ff\r\n");
   CHECK(chunk_header(0) == "0\r\n");
   CHECK(iequals("Fn-Call-Id", "fn-call-id"));

@@ -14,9 +14,9 @@ TEST_CASE("exit codes as a shell reports them") {
     int code;
   };
   // W_EXITCODE / W_STOPCODE build wait statuses the way the kernel does.
-  const Row rows[] = {{W_EXITCODE(0, 0), 0},   {W_EXITCODE(3, 0), 3},    {W_EXITCODE(255, 0), 255},
-                      {W_EXITCODE(0, SIGKILL), 137}, {W_EXITCODE(0, SIGTERM), 143},
-                      {W_EXITCODE(0, SIGSEGV), 139}};
+  const Row rows[] = {{W_EXITCODE(0, 0), 0},         {W_EXITCODE(3, 0), 3},
+                      {W_EXITCODE(255, 0), 255},     {W_EXITCODE(0, SIGKILL), 137},
+                      {W_EXITCODE(0, SIGTERM), 143}, {W_EXITCODE(0, SIGSEGV), 139}};
   for (const Row& r : rows) {
     CAPTURE(r.wstatus);
     CHECK(exit_code_from_status(r.wstatus) == r.code);
