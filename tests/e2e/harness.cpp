@@ -55,10 +55,6 @@ short poll_one(int fd, short events, Clock::time_point deadline) {
     }
 }
 
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
 std::string read_small_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream ss;
@@ -371,6 +367,9 @@ void Server::start(Options opts) {
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);  // the agent attaches no stdin
         posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
         posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+        // Whatever the test runner inherited (CI job pipes, ...) must not reach hotwrap: it would
+        // skew the fd counts and leak into the commands.
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3);
         posix_spawnattr_t attr;
         posix_spawnattr_init(&attr);
         sigset_t none;
@@ -787,6 +786,7 @@ int Conn::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
 int Conn::on_headers_complete(llhttp_t* p) {
     auto* self = static_cast<Parser*>(p->data);
     self->cur->status = p->status_code;
+    self->cur->headers_at = Clock::now();
     for (const auto& v : self->cur->header_values("Transfer-Encoding")) {
         std::string lower;
         for (char c : v) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -797,6 +797,7 @@ int Conn::on_headers_complete(llhttp_t* p) {
 
 int Conn::on_body(llhttp_t* p, const char* at, std::size_t len) {
     auto* self = static_cast<Parser*>(p->data);
+    if (self->cur->body.empty()) self->cur->first_body_at = Clock::now();
     self->cur->body.append(at, len);
     return 0;
 }
@@ -885,6 +886,7 @@ Response Conn::exchange(std::string_view out, Ms timeout) {
     }
     r.request_sent = sent == out.size();
     r.completed_at = WallClock::now();
+    r.done_at = Clock::now();
     return r;
 }
 

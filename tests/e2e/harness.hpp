@@ -210,6 +210,9 @@ struct Response {
     bool request_sent = true;  // call(): every byte of the request was written
     std::string error;       // llhttp parse error, if any
     WallClock::time_point completed_at{};  // wall clock when complete / closed / timed out
+    Clock::time_point headers_at{};        // when the status line and headers were in
+    Clock::time_point first_body_at{};     // when the first body byte arrived
+    Clock::time_point done_at{};           // when complete / closed / timed out
 
     std::optional<std::string> header(std::string_view name) const;  // first value
     std::vector<std::string> header_values(std::string_view name) const;

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+
 using namespace e2e;
 
 namespace {
@@ -127,4 +129,63 @@ TEST_CASE("calls: request path may carry a query string") {
     INFO(r);
     CHECK(r.status == 200);
     CHECK(r.body == "q");
+}
+
+TEST_CASE("calls: a call without Fn-Deadline runs without a deadline") {
+    Server srv({"cat"});
+    Conn c = srv.connect();
+    Response r = c.call({.body = "no deadline", .omit = {"Fn-Deadline"}});
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.body == "no deadline");
+}
+
+TEST_CASE("calls: the command gets only stdin, stdout and stderr") {
+    // hotwrap's own descriptors (listener, connections, signalfd, event loop) must not leak into
+    // the command. `ls` itself holds fd 3 while it reads the directory.
+    Server srv({"ls", "/proc/self/fd"});
+    Conn c = srv.connect();
+    Conn other = srv.connect();  // one more connection open in hotwrap
+    Response r = c.call({});
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.body == "0\n1\n2\n3\n");
+}
+
+TEST_CASE("calls: the command starts with no blocked and no ignored signals") {
+    // hotwrap blocks signals for its signalfd and ignores SIGPIPE; both survive exec unless reset.
+    Server srv({"grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"});
+    Conn c = srv.connect();
+    Response r = c.call({});
+    INFO(r);
+    REQUIRE(r.status == 200);
+    std::map<std::string, unsigned long long> masks;
+    for (const auto& line : split_lines(r.body)) {
+        auto colon = line.find(':');
+        if (colon != std::string::npos) masks[line.substr(0, colon)] = std::stoull(line.substr(colon + 1), nullptr, 16);
+    }
+    REQUIRE(masks.size() == 2);
+    CHECK(masks["SigBlk"] == 0);
+    // Only the standard signals 1-31: glibc's posix_spawn itself leaves its two internal
+    // real-time signals (32, 33) ignored in the child, and a program cannot name them.
+    CHECK((masks["SigIgn"] & 0x7fffffffULL) == 0);
+}
+
+TEST_CASE("calls: connections are served concurrently") {
+    // A slow call on one connection does not hold up a call on another one.
+    Server srv({"sh", "-c", "read m; if [ \"$m\" = slow ]; then sleep 2; fi; echo \"$m\""});
+    Conn slow = srv.connect();
+    Conn fast = srv.connect();
+    auto t0 = Clock::now();
+    REQUIRE(slow.send_request({.body = "slow\n"}));
+    Response rf = fast.call({.body = "fast\n"});
+    INFO(rf);
+    CHECK(rf.status == 200);
+    CHECK(rf.body == "fast\n");
+    CHECK(rf.done_at - t0 < 1500ms);
+    Response rs = slow.read_response(10000ms);
+    INFO(rs);
+    CHECK(rs.status == 200);
+    CHECK(rs.body == "slow\n");
+    CHECK(rf.done_at < rs.done_at);
 }

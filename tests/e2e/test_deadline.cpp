@@ -48,15 +48,22 @@ TEST_CASE("deadline: 504 arrives before Fn-Deadline and the command is killed") 
     SUBCASE("sleep 60") { cmd = {"sleep", "60"}; }
     SUBCASE("a command that ignores SIGTERM") { cmd = {"sh", "-c", "trap '' TERM; sleep 60"}; }
     SUBCASE("a process tree (sh with a child)") { cmd = {"sh", "-c", "sleep 60; echo never"}; }
+    bool trigger = false;
     SUBCASE("deadline with a +01:00 offset") {
         cmd = {"sleep", "60"};
         offset = 60;
     }
+    SUBCASE("a trigger call (504, not 200 with Fn-Http-Status)") {
+        cmd = {"sleep", "60"};
+        trigger = true;
+    }
     CAPTURE(cmd.back());
+    CAPTURE(trigger);
     Server srv(cmd);
     Conn c = srv.connect();
     Deadline d = deadline_in(2000ms, offset);
     Request req{.headers = {{"Fn-Deadline", d.header}}};
+    if (trigger) req.headers.emplace_back("Fn-Intent", "httprequest");
     REQUIRE(c.send_request(req));
     auto tree = wait_call_running(srv);
     Response r = c.read_response(10000ms);

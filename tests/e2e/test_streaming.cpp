@@ -49,6 +49,23 @@ TEST_CASE("buffering: output past HOTWRAP_BUFFER_BYTES streams as a chunked 200"
     CHECK(r2.body == expected);
 }
 
+TEST_CASE("buffering: past the buffer, output reaches the caller while the command still runs") {
+    Server srv({"sh", "-c", "seq 1 20000; sleep 2; echo end"}, {{"HOTWRAP_BUFFER_BYTES", "1024"}});
+    Conn c = srv.connect();
+    auto t0 = Clock::now();
+    Response r = c.call({}, 10000ms);
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.chunked);
+    CHECK(r.complete);
+    CHECK(r.body == seq_output(20000) + "end\n");
+    auto ms = [t0](Clock::time_point t) { return std::chrono::duration_cast<Ms>(t - t0).count(); };
+    MESSAGE("headers after " << ms(r.headers_at) << " ms, first body byte after " << ms(r.first_body_at)
+                             << " ms, complete after " << ms(r.done_at) << " ms");
+    CHECK(r.done_at - t0 >= 1900ms);
+    CHECK(r.first_body_at - t0 < 1500ms);
+}
+
 TEST_CASE("buffering: output within the buffer is sent with Content-Length") {
     Server srv({"seq", "1", "100"}, {{"HOTWRAP_BUFFER_BYTES", "1024"}});
     Conn c = srv.connect();
