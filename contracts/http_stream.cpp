@@ -501,6 +501,7 @@ std::expected<void, std::string> HttpStream::start() {
   }
   accept_watch_.emplace(loop_, listen_fd_.get(), EV_READ, [this] { on_accept(); });
   accept_watch_->start();
+  runner_.enable_prespawn();
   log(Level::Debug, {}, "listening on %s", sock_path_.c_str());
   return {};
 }
@@ -560,6 +561,7 @@ void HttpStream::on_signal(int signo) {
 
 void HttpStream::begin_shutdown() {
   shutting_down_ = true;
+  runner_.stop_prespawn();
   accept_watch_.reset();
   listen_fd_.reset();
   remove_socket_files();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -39,6 +40,11 @@ class CallEnv {
   void clear();
 
   bool in_base(std::string_view name) const { return base_names_.contains(name); }
+
+  // This call's names and values, in the order first added.
+  std::span<const std::pair<std::string, std::string>> added() const {
+    return {added_.data(), used_};
+  }
 
  private:
   std::vector<char*> base_;

@@ -1,9 +1,11 @@
 #include "hotwrap/runner.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "hotwrap/log.hpp"
@@ -20,6 +22,36 @@ using std::chrono::steady_clock;
 constexpr size_t kDrainLimit = 4 << 20;
 // A stderr "line" longer than this is passed on in pieces rather than held.
 constexpr size_t kMaxStderrLine = 16 << 10;
+// The call's environment for a prespawned process, one `NAME='value'` a line (sh-quoted, so a
+// script can `. "$FN_CALL_ENV_FILE"`). Written before any body byte is sent, so it is complete
+// by the time the process sees its input.
+bool write_env_file(const std::string& path,
+                    std::span<const std::pair<std::string, std::string>> vars) {
+  std::string text;
+  for (const auto& [name, value] : vars) {
+    text += name;
+    text += "='";
+    for (char c : value) {
+      if (c == '\'') {
+        text += "'\\''";
+      } else {
+        text += c;
+      }
+    }
+    text += "'\n";
+  }
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return false;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    ssize_t n = ::write(fd.get(), rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
 }  // namespace
 
 int Outcome::exit_code() const {
@@ -44,7 +76,9 @@ std::string Outcome::describe() const {
 }
 
 Runner::Runner(Loop& loop, Reaper& reaper, const Config& config, const char* const* base_env)
-    : loop_(loop), reaper_(reaper), config_(config), env_(base_env) {
+    : loop_(loop), reaper_(reaper), config_(config), env_(base_env), refill_timer_(loop, [this] {
+        refill();
+      }) {
   for (const std::string& a : config_.command) argv_.push_back(const_cast<char*>(a.c_str()));
   argv_.push_back(nullptr);
   for (const char* const* e = base_env; e != nullptr && *e != nullptr; ++e) {
@@ -55,8 +89,85 @@ Runner::Runner(Loop& loop, Reaper& reaper, const Config& config, const char* con
   if (logframe_name_.empty()) logframe_hdr_.clear();
 }
 
+Runner::~Runner() {
+  stop_prespawn();
+}
+
 std::unique_ptr<Call> Runner::start(CallHandler& handler, CallRequest request) {
-  return std::unique_ptr<Call>(new Call(*this, handler, std::move(request), env_.envp()));
+  return std::unique_ptr<Call>(new Call(*this, handler, std::move(request)));
+}
+
+void Runner::enable_prespawn() {
+  if (!config_.prespawn) return;
+  prespawn_ = true;
+  refill();
+}
+
+void Runner::stop_prespawn() {
+  prespawn_ = false;
+  refill_timer_.stop();
+  discard_warm(nullptr);
+}
+
+void Runner::call_ended() {
+  // The next process boots while the container idles, not while a call competes with it.
+  if (prespawn_ && !warm_) refill_timer_.start(std::chrono::microseconds(0));
+}
+
+void Runner::refill() {
+  if (!prespawn_ || warm_) return;
+  const char* tmp = std::getenv("TMPDIR");
+  warm_env_file_ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/hotwrap-" +
+                   std::to_string(::getpid()) + "-" + std::to_string(++warm_seq_) + ".env";
+  env_.clear();
+  env_.add("FN_CALL_ENV_FILE", warm_env_file_);
+  auto child = spawn_command(argv_.data(), env_.envp(), StdioPlan{});
+  env_.clear();
+  if (!child) {
+    // Not fatal: the next call spawns the usual way and reports the error if it persists.
+    log(Level::Warn, {}, "prespawn of %s failed: %s", argv_[0], child.error().describe().c_str());
+    return;
+  }
+  warm_ = std::move(*child);
+  reaper_.watch(warm_->pid, this);
+}
+
+void Runner::discard_warm(const char* why) {
+  if (!warm_) return;
+  if (why != nullptr) log(Level::Info, {}, "prespawned %s %s", argv_[0], why);
+  ::kill(-warm_->pid, SIGKILL);
+  reaper_.forget(warm_->pid);  // reaped like any orphan
+  warm_.reset();
+  ::unlink(warm_env_file_.c_str());
+}
+
+void Runner::child_exited(int wstatus) {
+  // It died waiting (crashed on boot, or does not read stdin at all). A new one is started only
+  // after the next call, so a command that always exits at once cannot make hotwrap spin.
+  std::string why =
+      "exited before its call (status " + std::to_string(exit_code_from_status(wstatus)) + ")";
+  discard_warm(why.c_str());
+}
+
+Result<Child> Runner::obtain_child(const StdioPlan& plan, std::string& env_file) {
+  bool piped = plan.in == Stdio::Pipe && plan.out == Stdio::Pipe && plan.err == Stdio::Pipe;
+  if (warm_ && piped) {
+    // It may have died a moment ago, before its SIGCHLD was read: a call must never go to a dead
+    // process when a new one would have served it.
+    siginfo_t info{};
+    bool dead =
+        ::waitid(P_PID, static_cast<id_t>(warm_->pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == warm_->pid;
+    if (!dead && write_env_file(warm_env_file_, env_.added())) {
+      Child c = std::move(*warm_);
+      warm_.reset();
+      reaper_.forget(c.pid);
+      env_file = std::move(warm_env_file_);
+      return c;
+    }
+    discard_warm(dead ? "had exited" : "could not be given its call's environment");
+  }
+  return spawn_command(argv_.data(), env_.envp(), plan);
 }
 
 void Runner::write_log_frame(std::string_view value, bool to_stdout) const {
@@ -66,7 +177,7 @@ void Runner::write_log_frame(std::string_view value, bool to_stdout) const {
   write_all(STDERR_FILENO, frame);
 }
 
-Call::Call(Runner& runner, CallHandler& handler, CallRequest request, char* const* envp)
+Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     : runner_(runner),
       handler_(handler),
       request_(std::move(request)),
@@ -88,7 +199,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request, char* cons
       return;
     }
   }
-  auto child = spawn_command(runner_.argv_.data(), envp, request_.stdio);
+  auto child = runner_.obtain_child(request_.stdio, env_file_);
   if (!child) {
     log(Level::Error, id(), "cannot run %s: %s", runner_.argv_[0],
         child.error().describe().c_str());
@@ -133,7 +244,9 @@ Call::~Call() {
     kill_group(SIGKILL);
     runner_.reaper().forget(child_.pid);
   }
+  if (!env_file_.empty()) ::unlink(env_file_.c_str());
   --runner_.running_;
+  runner_.call_ended();
 }
 
 void Call::feed(std::string_view bytes) {
@@ -252,6 +365,8 @@ void Call::finish(Outcome outcome) {
   child_.out.reset();
   child_.err.reset();
   --runner_.running_;
+  if (!env_file_.empty()) ::unlink(env_file_.c_str());
+  runner_.call_ended();
   if (log_enabled(Level::Debug)) {
     auto us = duration_cast<microseconds>(steady_clock::now() - started_).count();
     log(Level::Debug, id(), "%s in %lld.%03lld ms", outcome.describe().c_str(),

@@ -81,7 +81,7 @@ class Call final : private ExitListener {
 
  private:
   friend class Runner;
-  Call(Runner& runner, CallHandler& handler, CallRequest request, char* const* envp);
+  Call(Runner& runner, CallHandler& handler, CallRequest request);
 
   void child_exited(int wstatus) override;
   void on_stdin_drained();
@@ -105,6 +105,7 @@ class Call final : private ExitListener {
   Timer deferred_;  // delivers an ending decided before the command ran
   Outcome deferred_outcome_;
   std::chrono::steady_clock::time_point started_;
+  std::string env_file_;     // prespawn: the call's environment as a file, removed at the end
   std::string stderr_line_;  // an unfinished line of the command's stderr
   std::string stderr_out_;   // reused for the lines written to the log
   bool stderr_mid_line_ = false;
@@ -114,16 +115,26 @@ class Call final : private ExitListener {
 };
 
 // Starts calls of one command. Shared by every contract.
-class Runner {
+class Runner final : private ExitListener {
  public:
   Runner(Loop& loop, Reaper& reaper, const Config& config, const char* const* base_env);
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
 
   // Per-call environment: the contract adds this call's names, then calls start().
   CallEnv& env() { return env_; }
 
-  // Spawns the command with env() and starts the call. Failures to spawn arrive as a NotStarted
-  // outcome through call_finished, on a later loop iteration, like every other ending.
+  // Spawns the command with env() (or hands the call to the prespawned process) and starts the
+  // call. Failures to spawn arrive as a NotStarted outcome through call_finished, on a later loop
+  // iteration, like every other ending.
   std::unique_ptr<Call> start(CallHandler& handler, CallRequest request);
+
+  // Prespawn (config.prespawn): keep one process of the command started ahead of its call, its
+  // stdin open and nothing written. A hot contract calls enable_prespawn() once it serves;
+  // stop_prespawn() ends the waiting process for good (shutdown).
+  void enable_prespawn();
+  void stop_prespawn();
 
   // Fn log framing: FN_LOGFRAME_NAME / FN_LOGFRAME_HDR from the container's environment; empty
   // when framing is off.
@@ -139,6 +150,14 @@ class Runner {
 
  private:
   friend class Call;
+  // The process for a call: the prespawned one when there is a healthy one, else a new one.
+  // `env_file` is set when the call's environment went to a file instead.
+  Result<Child> obtain_child(const StdioPlan& plan, std::string& env_file);
+  void call_ended();
+  void refill();
+  void discard_warm(const char* why);
+  void child_exited(int wstatus) override;  // the prespawned process died before its call
+
   Loop& loop_;
   Reaper& reaper_;
   const Config& config_;
@@ -147,6 +166,11 @@ class Runner {
   std::string logframe_name_;
   std::string logframe_hdr_;
   size_t running_ = 0;
+  bool prespawn_ = false;
+  std::optional<Child> warm_;
+  std::string warm_env_file_;
+  uint64_t warm_seq_ = 0;
+  Timer refill_timer_;
 };
 
 }  // namespace hotwrap
