@@ -134,3 +134,64 @@ TEST_CASE("disconnect: the caller closing mid-call kills the call's processes") 
     CHECK(r.status == 200);
     CHECK(r.body == "ok\n");
 }
+
+TEST_CASE("deadline: SIGTERM first, then SIGKILL, timed by HOTWRAP_DEADLINE_MARGIN_MS / KILL_GRACE_MS") {
+    // The command logs the TERM, then keeps running: only the KILL ends it.
+    Server srv({"sh", "-c", "trap 'echo got-term >&2' TERM; while :; do sleep 0.05; done"},
+               {{"HOTWRAP_DEADLINE_MARGIN_MS", "1000"}, {"HOTWRAP_KILL_GRACE_MS", "600"}});
+    Conn c = srv.connect();
+    Deadline d = deadline_in(3000ms);
+    REQUIRE(c.send_request({.headers = {{"Fn-Deadline", d.header}}}));
+    auto tree = wait_call_running(srv);
+    REQUIRE(srv.wait_stderr("got-term", 5000ms));
+    auto term_at = WallClock::now();
+    Response r = c.read_response(10000ms);
+    INFO(r);
+    auto before = [&d](WallClock::time_point t) { return std::chrono::duration_cast<Ms>(d.at - t).count(); };
+    MESSAGE("TERM seen " << before(term_at) << " ms and 504 " << before(r.completed_at)
+                         << " ms before the deadline (expected about 1600 and 1000)");
+    CHECK(r.status == 504);
+    // TERM at deadline - 1600 ms, KILL and 504 at deadline - 1000 ms (some slack for a busy box).
+    CHECK(before(term_at) >= 1000);
+    CHECK(before(term_at) <= 1800);
+    CHECK(before(r.completed_at) >= 700);
+    CHECK(before(r.completed_at) <= 1200);
+    CHECK(r.completed_at - term_at >= 400ms);
+    check_tree_gone(srv, tree);
+}
+
+TEST_CASE("deadline: after streaming started, the response ends without the last chunk") {
+    Server srv({"sh", "-c", "seq 1 20000; sleep 60"}, {{"HOTWRAP_BUFFER_BYTES", "1024"}});
+    Conn c = srv.connect();
+    Deadline d = deadline_in(2000ms);
+    REQUIRE(c.send_request({.headers = {{"Fn-Deadline", d.header}}}));
+    auto tree = wait_call_running(srv);
+    Response r = c.read_response(10000ms);
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.chunked);
+    CHECK_FALSE(r.complete);
+    CHECK(r.closed);
+    CHECK(r.completed_at < d.at);
+    check_tree_gone(srv, tree);
+}
+
+TEST_CASE("disconnect: the caller closing while the body is still streaming in") {
+    // cat waits for more stdin that never comes; the disconnect must end the call.
+    Server srv({"cat"});
+    {
+        Conn c = srv.connect();
+        std::string partial = "POST /call HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nFn-Call-Id: " +
+                              next_call_id() + "\r\nFn-Deadline: " + deadline_in(30000ms).header +
+                              "\r\n\r\n5\r\nhello\r\n";
+        REQUIRE(c.send_raw(partial));
+        auto tree = wait_call_running(srv);
+        c.close();
+        check_tree_gone(srv, tree);
+    }
+    Conn c2 = srv.connect();
+    Response r = c2.call({.body = "next"});
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.body == "next");
+}

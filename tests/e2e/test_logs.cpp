@@ -91,4 +91,46 @@ TEST_CASE("logs: hotwrap's own lines are 'hotwrap: <level>: ...'") {
         CHECK(ok_format);
     }
     CHECK(own > 0);
+    CHECK(srv.stdout_text().empty());  // hotwrap's own lines never go to stdout
+}
+
+TEST_CASE("logs: no hotwrap line per successful call at the default level") {
+    Server srv({"sh", "-c", "cat; echo \"marker $FN_CALL_ID\" >&2"});
+    Conn c = srv.connect();
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) {
+        Request req{.body = "x"};
+        ids.push_back(req.call_id());
+        REQUIRE(c.call(req).status == 200);
+    }
+    // Handshake: hotwrap handles one call at a time per loop turn, so once a later call's stderr
+    // is in, whatever it logged for the earlier calls is in too.
+    Request last{.body = "x"};
+    REQUIRE(c.call(last).status == 200);
+    REQUIRE(srv.wait_stderr("marker " + last.call_id(), 3000ms));
+    std::string err = srv.stderr_text();
+    INFO("stderr: " << printable(err, 4000));
+    for (const auto& id : ids) {
+        CAPTURE(id);
+        CHECK(has_line(err, "marker " + id));
+        CHECK(err.find("hotwrap: info: call " + id) == std::string::npos);
+        CHECK(err.find("hotwrap: warn: call " + id) == std::string::npos);
+    }
+}
+
+TEST_CASE("logs: a huge stderr line without newline does not stall the call") {
+    Server srv({"sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x >&2; echo >&2; echo ok"});
+    Conn c = srv.connect();
+    Response r = c.call({}, 20000ms);
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.body == "ok\n");
+    // Everything reaches the log eventually (possibly split into several lines).
+    bool all = wait_until(
+        [&] {
+            std::string err = srv.stderr_text();
+            return static_cast<std::size_t>(std::count(err.begin(), err.end(), 'x')) >= 3000000;
+        },
+        5000ms);
+    CHECK(all);
 }

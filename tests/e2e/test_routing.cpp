@@ -19,6 +19,12 @@ void check_still_serves(const Server& srv, Conn& other) {
     CHECK(r2.body == "new conn");
 }
 
+// "Responses always carry Fn-Fdk-Version and Fn-Fdk-Runtime", error responses included.
+void check_fdk_headers(const Response& r) {
+    CHECK(r.header("Fn-Fdk-Version") == "hotwrap/0.1.0");
+    CHECK(!r.header("Fn-Fdk-Runtime").value_or("").empty());
+}
+
 bool allow_lists_post(const Response& r) {
     for (const auto& v : r.header_values("Allow")) {
         if (v.find("POST") != std::string::npos) return true;
@@ -42,7 +48,7 @@ TEST_CASE("routing: another method on /call is 405 with Allow: POST") {
     INFO(r);
     CHECK(r.status == 405);
     CHECK(allow_lists_post(r));
-    CHECK(r.header("Fn-Fdk-Version") == "hotwrap/0.1.0");
+    check_fdk_headers(r);
 }
 
 TEST_CASE("routing: POST to another path is 404") {
@@ -56,6 +62,7 @@ TEST_CASE("routing: POST to another path is 404") {
     Response r = c.call({.path = path, .body = "x"});
     INFO(r);
     CHECK(r.status == 404);
+    check_fdk_headers(r);
 }
 
 TEST_CASE("routing: garbage bytes get 400 and a closed connection; others keep working") {
@@ -76,6 +83,7 @@ TEST_CASE("routing: garbage bytes get 400 and a closed connection; others keep w
     Response r = bad.read_response(5000ms);
     INFO(r);
     CHECK(r.status == 400);
+    check_fdk_headers(r);
     CHECK(bad.wait_closed(3000ms));
     check_still_serves(srv, other);
 }
@@ -89,6 +97,7 @@ TEST_CASE("routing: URL over the limit is 414") {
     Response r = c.call({.path = path, .body = "x"});
     INFO(r);
     CHECK(r.status == 414);
+    check_fdk_headers(r);
     check_still_serves(srv, other);
 }
 
@@ -102,6 +111,7 @@ TEST_CASE("routing: URL over HOTWRAP_MAX_URL_BYTES is 414") {
     Response r = c2.call({.path = "/call?q=" + std::string(100, 'a'), .body = "x"});
     INFO(r);
     CHECK(r.status == 414);
+    check_fdk_headers(r);
 }
 
 TEST_CASE("routing: headers over the limits are 431 and the connection is closed") {
@@ -119,6 +129,7 @@ TEST_CASE("routing: headers over the limits are 431 and the connection is closed
     Response r = c.call(req);
     INFO(r);
     CHECK(r.status == 431);
+    check_fdk_headers(r);
     CHECK(c.wait_closed(3000ms));
     check_still_serves(srv, other);
 }
@@ -151,6 +162,7 @@ TEST_CASE("routing: body over HOTWRAP_MAX_BODY_BYTES is 413 and the connection i
     Response r = c.call(req);
     INFO(r);
     CHECK(r.status == 413);
+    check_fdk_headers(r);
     CHECK(c.wait_closed(3000ms));
     check_still_serves(srv, other);
 }
