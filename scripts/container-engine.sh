@@ -32,9 +32,10 @@ engine_up() {
 }
 
 if [ "${1:-}" = "--check" ]; then
-  engine_up && command -v docker >/dev/null && docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 \
-    || die "no usable engine at $DOCKER_HOST"
-  exit 0
+  if engine_up && command -v docker >/dev/null && docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+    exit 0
+  fi
+  die "no usable engine at $DOCKER_HOST"
 fi
 
 # A running service is enough when the base image is already there and nothing is to install.

@@ -30,6 +30,7 @@ show() { head -c "${2:-120}" "$1" | od -An -c | tr -s ' \n' ' ' | sed 's/^ //; s
 # The last lines of a container's log (hotwrap's stderr), on one line.
 logs_of() { docker logs --tail 4 "$1" 2>&1 | tr '\n' '|' | cut -c1-300; }
 
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
   local c
   for c in "${CONTAINERS[@]}"; do
@@ -185,9 +186,9 @@ launch() {
 # wait_ready <test name>: lsnr.sock must become a symlink to phonylsnr.sock, a 0666 socket, within
 # Fn's 5 s start timeout (polled for at most 10 s).
 wait_ready() {
-  local t0 i
+  local t0
   t0=$(now_ms)
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     [ -L "$DIR/lsnr.sock" ] && [ -S "$DIR/phonylsnr.sock" ] && break
     sleep 0.1
   done
@@ -400,16 +401,16 @@ if [ -n "${BUILT[shell-form]:-}" ] && launch shell-form hotwrap-example-shell-fo
 fi
 
 # --- hotwrap as PID 1 (no --init): orphans, zombies, docker stop ----------------------------
-# The command leaves `sleep 30` in its process group holding stdout, and a `setsid sleep 2` that
+# The command leaves `sleep 30` in its process group holding stdout, and a `setsid sleep 3` that
 # escapes the group and is orphaned to PID 1 when sh exits.
-PID1_CMD=(sh -c 'sleep 30 & setsid sleep 2 >/dev/null 2>&1 & sleep 1; echo hi')
+PID1_CMD=(sh -c 'sleep 30 & setsid sleep 3 >/dev/null 2>&1 & sleep 1; echo hi')
 has_sleep30() { awk '$4 == "sleep" && $6 == "30"' "$1" | grep -q .; }
 if [ -n "${BUILT[rev]:-}" ] && launch pid1 hotwrap-example-rev no "${PID1_CMD[@]}"; then
   printf 'hi\n' >"$WORK/hi.want"
   ok=1
   # Watch the first call from outside: its `sleep 30` must be there while it runs.
   (
-    for i in $(seq 40); do
+    for _ in $(seq 40); do
       ps_container "$CNAME" >"$WORK/ps-during" 2>/dev/null || true
       if has_sleep30 "$WORK/ps-during"; then touch "$WORK/saw-sleep30"; break; fi
       sleep 0.02
@@ -429,7 +430,7 @@ if [ -n "${BUILT[rev]:-}" ] && launch pid1 hotwrap-example-rev no "${PID1_CMD[@]
   if [ "$ok" = 1 ]; then
     hw="$(init_pid "$CNAME")"
     # The calls' process groups go when the commands exit: no `sleep 30` may stay.
-    for i in $(seq 20); do
+    for _ in $(seq 20); do
       ps_container "$CNAME" >"$WORK/ps" || true
       has_sleep30 "$WORK/ps" || break
       sleep 0.1
@@ -442,17 +443,17 @@ if [ -n "${BUILT[rev]:-}" ] && launch pid1 hotwrap-example-rev no "${PID1_CMD[@]
       pass "pid 1: the call's process group is killed when the command exits"
     fi
     # The escaped sleeps are hotwrap's children now; once they exit hotwrap must reap them.
-    orphans="$(awk -v hw="$hw" '$3 == hw && $5 == "sleep" && $6 == "2"' "$WORK/ps" | wc -l)"
+    orphans="$(awk -v hw="$hw" '$3 == hw && $5 == "sleep" && $6 == "3"' "$WORK/ps" | wc -l)"
     if [ "$orphans" -lt 1 ]; then
-      fail "pid 1: orphans are reaped, no zombie left" "no orphaned 'sleep 2' seen under PID 1 (scenario not reproduced): $(tr '\n' '|' <"$WORK/ps")"
+      fail "pid 1: orphans are reaped, no zombie left" "no orphaned 'sleep 3' seen under PID 1 (scenario not reproduced): $(tr '\n' '|' <"$WORK/ps")"
     else
-      for i in $(seq 50); do
+      for _ in $(seq 70); do
         leftovers "$CNAME" >"$WORK/left" || true
         [ -s "$WORK/left" ] || break
         sleep 0.1
       done
       if [ -s "$WORK/left" ]; then
-        fail "pid 1: orphans are reaped, no zombie left" "$orphans orphans seen; 5 s later still: $(tr '\n' '|' <"$WORK/left")"
+        fail "pid 1: orphans are reaped, no zombie left" "$orphans orphans seen; 7 s later still: $(tr '\n' '|' <"$WORK/left")"
       else
         pass "pid 1: orphans are reaped, no zombie left ($orphans orphans seen under PID 1)"
       fi
@@ -478,6 +479,7 @@ fi
 # --- deadlines -------------------------------------------------------------------------------
 # Each call reads a number and sleeps that long in a child of sh, so killing only sh would not be
 # enough.
+# shellcheck disable=SC2016  # expanded by the container's sh
 DL_CMD=(sh -c 'read s; sleep "$s" && echo "slept $s"')
 if [ -n "${BUILT[rev]:-}" ] && launch deadline hotwrap-example-rev yes "${DL_CMD[@]}"; then
   printf '60\n' >"$WORK/sleep60"
@@ -494,7 +496,7 @@ if [ -n "${BUILT[rev]:-}" ] && launch deadline hotwrap-example-rev yes "${DL_CMD
   else
     pass "deadline: 504 before Fn-Deadline ($((DEADLINE_MS - reply_ms)) ms before it, after $MS ms)"
   fi
-  for i in $(seq 10); do
+  for _ in $(seq 10); do
     leftovers "$CNAME" >"$WORK/left" || true
     [ -s "$WORK/left" ] || break
     sleep 0.1
