@@ -82,7 +82,9 @@ hard() { local v; v="$(ulimit -H "$1")"; [ "$v" = unlimited ] && v=$2; echo $((v
 NOFILE=$(hard -n 350)
 NPROC=$(hard -u 1000)
 FN_OPTS=(--user 1000:1000 --read-only --tmpfs /tmp --cap-drop all --security-opt no-new-privileges
-         --pids-limit 50 --ulimit "nofile=$NOFILE:$NOFILE" --ulimit "nproc=$NPROC:$NPROC")
+         --pids-limit 50 --ulimit "nofile=$NOFILE:$NOFILE" --ulimit "nproc=$NPROC:$NPROC"
+         --memory 128m --memory-swap 128m
+         -e FN_MEMORY=128 -e FN_TYPE=sync -e FN_APP_ID=01APPHOTWRAPCT -e FN_FN_ID=01FNHOTWRAPCT)
 
 # ---------------------------------------------------------------------------------------------
 # Images
@@ -317,6 +319,17 @@ if [ -n "${BUILT[rev]:-}" ] && launch rev hotwrap-example-rev yes; then
   fi
   call rev-2 30 "$WORK/rev2.in"
   expect_call "rev: call 2 on the same container" 200 "$WORK/rev2.want" || true
+
+  # A body far past hotwrap's 1 MiB buffer streams both ways (in a 128 MiB container).
+  awk -v want="$WORK/big.want" 'function rev(t,  r, k) { r = ""; for (k = length(t); k > 0; k--) r = r substr(t, k, 1); return r }
+    BEGIN { tail = " of a body that is much larger than the buffer"; liat = rev(tail)
+      for (i = 0; i < 200000; i++) { n = sprintf("%07d", i)
+        print "line " n tail; print liat rev(n) " enil" >want } }' >"$WORK/big.in"
+  call rev-big 30 "$WORK/big.in"
+  if expect_call "rev: $(($(stat -c %s "$WORK/big.in") / 1048576)) MiB body in and out" 200 "$WORK/big.want"; then
+    grep -qi '^Transfer-Encoding: chunked' "$HDRS" \
+      || fail "rev: a response past the buffer is chunked" "headers: $(tr '\r\n' ' |' <"$HDRS" | cut -c1-300)"
+  fi
 
   # Two calls on one kept-alive connection, as the agent reuses its idle connection.
   fn_deadline 30
