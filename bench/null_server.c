@@ -1,0 +1,105 @@
+/* A null server: answers POST /call like hotwrap running `cat` would, but with no command, no
+ * event loop and no copy beyond the socket. It bounds what the client and the socket cost, so the
+ * client can be shown not to be the bottleneck. Framing as hotwrap's: the body is held up to
+ * 1 MiB and answered with Content-Length; past that the response streams chunked.
+ *
+ *   null_server SOCKET_PATH      (serves connections one after the other until killed) */
+#include "common.h"
+
+#include <signal.h>
+
+#define HOLD (1u << 20)
+
+static void serve(int fd) {
+  rd_t rd;
+  rd_init(&rd, fd, 256 << 10);
+  char *held = malloc(HOLD);
+  static const char head_cl[] =
+      "HTTP/1.1 200 OK\r\nFn-Fdk-Version: null/0\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Length: %zu\r\n\r\n";
+  static const char head_chunked[] =
+      "HTTP/1.1 200 OK\r\nFn-Fdk-Version: null/0\r\nContent-Type: application/octet-stream\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  head_t h;
+  while (read_head(&rd, &h, 1)) {
+    size_t n_held = 0;
+    int streaming = 0;
+    uint64_t left = h.chunked ? 0 : (h.content_length < 0 ? 0 : (uint64_t)h.content_length);
+    int done = !h.chunked && left == 0;
+    while (!done) {
+      uint64_t size;
+      if (h.chunked) {
+        size_t len;
+        char *line = rd_line(&rd, &len);
+        if (!line) goto out;
+        size = strtoull(line, NULL, 16);
+        if (size == 0) {
+          while ((line = rd_line(&rd, &len)) && len > 0) {
+          }
+          break;
+        }
+      } else {
+        size = left;
+        done = 1;
+      }
+      while (size > 0) {
+        const char *p;
+        size_t n = rd_take(&rd, size, &p);
+        if (n == 0) goto out;
+        size -= n;
+        if (!streaming && n_held + n <= HOLD) {
+          memcpy(held + n_held, p, n);
+          n_held += n;
+          continue;
+        }
+        if (!streaming) {
+          streaming = 1;
+          char sz[24];
+          int sn = snprintf(sz, sizeof sz, "%zx\r\n", n_held);
+          struct iovec iov[4] = {{(void *)head_chunked, sizeof head_chunked - 1}, {sz, (size_t)sn},
+                                 {held, n_held}, {"\r\n", 2}};
+          writev_all(fd, iov, 4);
+        }
+        char sz[24];
+        int sn = snprintf(sz, sizeof sz, "%zx\r\n", n);
+        struct iovec iov[3] = {{sz, (size_t)sn}, {(void *)p, n}, {"\r\n", 2}};
+        writev_all(fd, iov, 3);
+      }
+      if (h.chunked) {
+        size_t len;
+        if (!rd_line(&rd, &len)) goto out;
+      }
+    }
+    if (streaming) {
+      write_all(fd, "0\r\n\r\n", 5);
+    } else {
+      char head[256];
+      int hn = snprintf(head, sizeof head, head_cl, n_held);
+      struct iovec iov[2] = {{head, (size_t)hn}, {held, n_held}};
+      writev_all(fd, iov, n_held ? 2 : 1);
+    }
+  }
+out:
+  free(held);
+  rd_free(&rd);
+  close(fd);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) die("usage: null_server SOCKET_PATH");
+  signal(SIGPIPE, SIG_IGN);
+  int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  if (strlen(argv[1]) >= sizeof a.sun_path) die("path too long");
+  strcpy(a.sun_path, argv[1]);
+  unlink(argv[1]);
+  if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 16) < 0) die("bind/listen: %s", strerror(errno));
+  for (;;) {
+    int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      die("accept: %s", strerror(errno));
+    }
+    serve(fd);
+  }
+}
