@@ -73,7 +73,10 @@ TEST_CASE("routing: garbage bytes get 400 and a closed connection; others keep w
 
     Conn bad = srv.connect();
     std::string garbage;
-    SUBCASE("binary junk") { garbage = std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 junk\r\n\r\n", 22); }
+    SUBCASE("binary junk") {
+        using namespace std::string_literals;
+        garbage = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 junk\r\n\r\n"s;
+    }
     SUBCASE("bad request line") { garbage = "HELLO THERE\r\n\r\n"; }
     SUBCASE("bad chunk size") {
         garbage = "POST /call HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n";
