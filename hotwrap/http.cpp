@@ -60,6 +60,10 @@ RequestParser::RequestParser(RequestLimits limits) : limits_(limits) {
   parser_.data = this;
 }
 
+void RequestParser::keep_parsing_after_close() {
+  llhttp_set_lenient_keep_alive(&parser_, 1);
+}
+
 RequestParser::Step RequestParser::feed(std::string_view in) {
   Step step;
   body_.clear();
@@ -82,14 +86,19 @@ RequestParser::Step RequestParser::feed(std::string_view in) {
       error_ = RequestError::Malformed;
       reason_ = std::string(llhttp_errno_name(err)) + ": " + llhttp_get_error_reason(&parser_);
     }
+    const char* pos = llhttp_get_error_pos(&parser_);
+    bool inside = pos != nullptr && pos >= in.data() && pos <= in.data() + in.size();
+    error_offset_ = offset_ + (inside ? static_cast<size_t>(pos - in.data()) : 0);
     step.error = true;
   }
+  offset_ += step.consumed;
   return step;
 }
 
 bool RequestParser::finish() {
   if (error_ != RequestError::None) return false;
   if (!in_message_) return true;
+  error_offset_ = offset_;
   error_ = RequestError::Malformed;
   reason_ = "connection closed in the middle of a request";
   return false;

@@ -64,6 +64,10 @@ class RequestParser {
   RequestParser(const RequestParser&) = delete;
   RequestParser& operator=(const RequestParser&) = delete;
 
+  // For a stream that is not a connection (requests on stdin): `Connection: close` and HTTP/1.0
+  // requests do not end it, later requests are parsed as usual.
+  void keep_parsing_after_close();
+
   Step feed(std::string_view in);
   // The body bytes the last feed() found, as views into its input.
   std::span<const std::string_view> body() const { return body_; }
@@ -76,6 +80,9 @@ class RequestParser {
   RequestError error() const { return error_; }
   // llhttp's reason, or our limit's, for logs.
   const std::string& error_reason() const { return reason_; }
+  // Where the error was found, in bytes of the stream since the parser was made (for logs: the
+  // stdio formats have no connection to close, only a stream position to point at).
+  uint64_t error_offset() const { return error_offset_; }
   // True once any byte of the current message has been seen.
   bool in_message() const { return in_message_; }
 
@@ -101,6 +108,8 @@ class RequestParser {
   std::vector<std::string_view> body_;
   uint64_t header_bytes_ = 0;
   uint64_t body_bytes_ = 0;
+  uint64_t offset_ = 0;  // bytes consumed by earlier feed() calls
+  uint64_t error_offset_ = 0;
   RequestError error_ = RequestError::None;
   std::string reason_;
   bool in_message_ = false;

@@ -1,8 +1,12 @@
 #include "hotwrap/loop.hpp"
 
+#include <sys/epoll.h>
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdlib>
 
+#include "hotwrap/fd.hpp"
 #include "hotwrap/log.hpp"
 
 namespace hotwrap {
@@ -46,6 +50,17 @@ void Loop::stop(int exit_code) {
   exit_code_ = exit_code;
   stopping_ = true;
   event_base_loopbreak(base_.get());
+}
+
+bool fd_pollable(int fd) {
+  struct stat st{};
+  if (::fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) return true;
+  // Anything else is asked of epoll itself, with a probe instance of our own.
+  UniqueFd probe(::epoll_create1(EPOLL_CLOEXEC));
+  if (!probe) return true;  // cannot tell: assume the common case
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  return ::epoll_ctl(probe.get(), EPOLL_CTL_ADD, fd, &ev) == 0 || errno != EPERM;
 }
 
 Watch::Watch(Loop& loop, int fd, short what, std::function<void()> on_ready)

@@ -47,6 +47,10 @@ class Loop {
   bool stopping_ = false;
 };
 
+// True when epoll can watch `fd`: pipes, sockets and terminals can; regular files and /dev/null
+// (what hotwrap's stdin may be outside a container runtime) cannot.
+bool fd_pollable(int fd);
+
 // Calls `on_ready` each time `fd` is ready for `what` (EV_READ or EV_WRITE) while started.
 // Not movable: libevent holds a pointer to it.
 class Watch {

@@ -191,7 +191,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
   if (request_.deadline) {
     until_kill =
         duration_cast<microseconds>(*request_.deadline - std::chrono::system_clock::now()) -
-        duration_cast<microseconds>(cfg.deadline_margin);
+        duration_cast<microseconds>(request_.deadline_margin.value_or(cfg.deadline_margin));
     if (until_kill->count() <= 0) {
       log(Level::Warn, id(), "deadline already passed on arrival; not running the command");
       deferred_outcome_ = {Outcome::Kind::TimedOut, 0};

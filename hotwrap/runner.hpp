@@ -49,6 +49,10 @@ struct CallRequest {
   std::string id;                    // for log lines
   std::optional<WallTime> deadline;  // none: no time limit
   StdioPlan stdio;                   // inherited streams bypass the call's stdin/stdout/stderr
+  // How long before `deadline` the call is killed; none: the configured margin. A contract that
+  // has no answer to send before the deadline (the cold default format) gives the command all
+  // of its time.
+  std::optional<Millis> deadline_margin = std::nullopt;
 };
 
 class Runner;

@@ -65,6 +65,15 @@ Result<Child> spawn_command(char* const* argv, char* const* envp, StdioPlan plan
   if (child_in) posix_spawn_file_actions_adddup2(&sa.actions, child_in.get(), STDIN_FILENO);
   if (child_out) posix_spawn_file_actions_adddup2(&sa.actions, child_out.get(), STDOUT_FILENO);
   if (child_err) posix_spawn_file_actions_adddup2(&sa.actions, child_err.get(), STDERR_FILENO);
+  // Given hotwrap's terminal as its stdin (the default format under `docker run -it`), the
+  // command in its own process group would be a background job there: its first read stops it
+  // with SIGTTIN and the call hangs. It becomes the terminal's foreground group instead, as the
+  // job a shell runs does. (glibc does this in the child with every signal still blocked, so
+  // the SIGTTOU a background tcsetpgrp would raise is not an issue.)
+  if (plan.in == Stdio::Inherit && ::isatty(STDIN_FILENO) == 1 &&
+      ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) {
+    posix_spawn_file_actions_addtcsetpgrp_np(&sa.actions, STDIN_FILENO);
+  }
   sigset_t empty;
   sigemptyset(&empty);
   posix_spawnattr_setsigmask(&sa.attr, &empty);

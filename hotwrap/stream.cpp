@@ -14,30 +14,51 @@ FdReader::FdReader(Loop& loop, int fd, std::function<void(std::string_view)> on_
       fd_(fd),
       on_data_(std::move(on_data)),
       on_end_(std::move(on_end)),
-      watch_(loop, fd, EV_READ, [this] { read_once(Loop::kScratchSize); }) {}
+      watch_(loop, fd, EV_READ, [this] { read_once(Loop::kScratchSize); }) {
+  if (!fd_pollable(fd)) unpollable_.emplace(loop, [this] { read_unpollable(); });
+}
 
 void FdReader::start() {
-  if (!ended_) watch_.start();
+  if (ended_) return;
+  wanted_ = true;
+  if (unpollable_) {
+    if (!unpollable_->active()) unpollable_->start(std::chrono::microseconds(0));
+  } else {
+    watch_.start();
+  }
 }
 
 void FdReader::stop() {
+  wanted_ = false;
   watch_.stop();
+  if (unpollable_) unpollable_->stop();
 }
 
-bool FdReader::read_once(size_t limit) {
+FdReader::Read FdReader::read_once(size_t limit) {
   std::span<char> buf = loop_.scratch();
   if (limit < buf.size()) buf = buf.first(limit);
   ssize_t n = ::read(fd_, buf.data(), buf.size());
   if (n > 0) {
     on_data_(std::string_view(buf.data(), static_cast<size_t>(n)));
-    return true;
+    return Read::Data;
   }
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return Read::Again;
   int err = n == 0 ? 0 : errno;
   ended_ = true;
-  watch_.stop();
+  stop();
   on_end_(err);
-  return false;
+  return Read::Ended;
+}
+
+void FdReader::read_unpollable() {
+  Read r = read_once(Loop::kScratchSize);
+  if (r == Read::Ended) return;  // `this` may be gone
+  // One chunk per iteration, so the rest of the loop runs between them; a descriptor that says
+  // EAGAIN without being pollable is retried without spinning.
+  if (wanted_) {
+    unpollable_->start(r == Read::Data ? std::chrono::microseconds(0)
+                                       : std::chrono::microseconds(10'000));
+  }
 }
 
 void FdReader::drain(size_t limit) {
@@ -57,7 +78,7 @@ void FdReader::drain(size_t limit) {
       return;
     } else {
       ended_ = true;
-      watch_.stop();
+      stop();
       on_end_(n == 0 ? 0 : errno);
       return;
     }

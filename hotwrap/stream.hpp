@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -20,7 +21,8 @@ using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferFree>;
 
 // Reads `fd` while started; each chunk goes to on_data (valid only during the call, it lives in the
 // loop's scratch buffer); on_end(0) at EOF, on_end(errno) on a read error. After on_end the reader
-// is stopped for good.
+// is stopped for good. A descriptor epoll refuses (a regular file or /dev/null as hotwrap's stdin)
+// is read one chunk per loop iteration instead: read() never waits on those.
 class FdReader {
  public:
   FdReader(Loop& loop, int fd, std::function<void(std::string_view)> on_data,
@@ -35,13 +37,17 @@ class FdReader {
   void drain(size_t limit);
 
  private:
-  // One read(); returns false when there is nothing more for now (EAGAIN) or the stream ended.
-  bool read_once(size_t limit);
+  enum class Read { Data, Again, Ended };
+  // One read(). After Ended the owner may have destroyed the reader (in on_end).
+  Read read_once(size_t limit);
+  void read_unpollable();
   Loop& loop_;
   int fd_;
   std::function<void(std::string_view)> on_data_;
   std::function<void(int)> on_end_;
   Watch watch_;
+  std::optional<Timer> unpollable_;  // set instead of using watch_ when epoll refuses fd
+  bool wanted_ = false;              // started and not stopped (for the unpollable path)
   bool ended_ = false;
 };
 
