@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "contracts/contract.hpp"
+#include "contracts/http_exchange.hpp"
 #include "hotwrap/http.hpp"
 #include "hotwrap/log.hpp"
 
@@ -23,60 +24,26 @@ namespace {
 
 using std::chrono::microseconds;
 
-// Queued response bytes above which the command's stdout is no longer read (backpressure).
-constexpr size_t kOutputHighWater = 256 * 1024;
-// Pipelined bytes held for the next request while a call runs; past it the socket is not read.
-constexpr size_t kPendingLimit = 64 * 1024;
-
 class HttpStream;
 
-// One accepted connection: one call at a time, kept alive for as long as the agent wants it.
-class Connection final : private CallHandler {
+// One accepted connection: owns the socket; the exchange on it serves one call at a time, kept
+// alive for as long as the agent wants it.
+class Connection final : private HttpExchange::Owner {
  public:
   Connection(HttpStream& server, UniqueFd fd);
-  ~Connection();
 
   // Shutting down: closes the connection now unless a call is in flight.
-  void close_if_idle();
-  bool dead() const { return dead_; }
+  void close_if_idle() { exchange_.end_if_idle(); }
+  bool dead() const { return exchange_.ended(); }
 
  private:
-  void on_input(std::string_view bytes);
-  void on_input_end(int err);
-  void parse(std::string_view in);
-  void begin_call();
-  void end_of_request();
-  void call_output(std::string_view bytes) override;
-  void call_input_ready() override;
-  void call_finished(const Outcome& outcome) override;
-  void start_streaming();
-  void answer(const Outcome& outcome);
-  void send_response(int status, std::vector<Header> headers, std::string_view body);
-  void send_error(int status, std::string_view message, bool then_close);
-  void response_done();
-  void next_request();
-  void on_drained();
-  void close();
+  Route route(const RequestHead& head) override;
+  void exchange_ended(HttpExchange& exchange, HttpExchange::End end, int err) override;
+  bool draining() const override;
 
   HttpStream& server_;
-  const Config& cfg_;
   UniqueFd fd_;
-  FdReader reader_;
-  FdWriter writer_;
-  RequestParser parser_;
-  Timer next_;  // starts the next pipelined request outside the previous call's callbacks
-  std::unique_ptr<Call> call_;
-  std::string pending_;  // bytes of the next request, read while this one was being answered
-  std::string body_;     // stdout held until the status is known
-  int reject_ = 0;       // 404/405 for a request that is not POST /call; its body is discarded
-  std::optional<Outcome> early_;  // the command ended before the request body did
-  bool trigger_ = false;
-  bool in_request_ = false;  // a request's head has arrived and its response is not sent yet
-  bool request_ended_ = false;
-  bool streaming_ = false;
-  bool output_paused_ = false;
-  bool close_after_flush_ = false;
-  bool dead_ = false;
+  HttpExchange exchange_;  // declared after fd_: gone (its call killed) before the socket closes
 };
 
 class HttpStream final : public Contract {
@@ -89,7 +56,6 @@ class HttpStream final : public Contract {
 
   Runner& runner() { return runner_; }
   bool shutting_down() const { return shutting_down_; }
-  const std::vector<Header>& fdk_headers() const { return fdk_headers_; }
   // The connection is finished; it is destroyed on the next loop iteration, outside its callbacks.
   void retire(Connection* c);
 
@@ -112,7 +78,6 @@ class HttpStream final : public Contract {
   Timer accept_retry_;  // after EMFILE: try accept() again later instead of spinning
   Timer shutdown_timer_;
   std::list<std::unique_ptr<Connection>> conns_;
-  std::vector<Header> fdk_headers_;
   bool fd_exhausted_ = false;
   bool shutting_down_ = false;
   bool files_created_ = false;
@@ -120,123 +85,34 @@ class HttpStream final : public Contract {
 
 // ---- Connection -----------------------------------------------------------------------------
 
-RequestLimits limits_from(const Config& c) {
-  return {c.max_url_bytes, c.max_header_bytes, c.max_headers, c.max_body_bytes};
-}
-
 Connection::Connection(HttpStream& server, UniqueFd fd)
     : server_(server),
-      cfg_(server.runner().config()),
       fd_(std::move(fd)),
-      reader_(
-          server.runner().loop(), fd_.get(), [this](std::string_view b) { on_input(b); },
-          [this](int err) { on_input_end(err); }),
-      writer_(
-          server.runner().loop(), fd_.get(), [this] { on_drained(); },
-          [this](int) {
-            // The caller is gone: whatever it asked for is of no use any more.
-            close();
-          }),
-      parser_(limits_from(cfg_)),
-      next_(server.runner().loop(), [this] { next_request(); }) {
-  reader_.start();
+      exchange_(server.runner(), *this, fd_.get(), fd_.get(), HttpExchange::Transport::Connection) {
 }
 
-Connection::~Connection() = default;  // call_ first: kills a call still running
-
-void Connection::close_if_idle() {
-  if (!in_request_ && !parser_.in_message()) close();
-}
-
-void Connection::close() {
-  if (dead_) return;
-  dead_ = true;
-  reader_.stop();
-  next_.stop();
-  server_.retire(this);
-}
-
-void Connection::on_input(std::string_view bytes) {
-  if (in_request_ && request_ended_) {
-    // Pipelined: the next request waits until this one is answered (one call at a time).
-    pending_.append(bytes);
-    if (pending_.size() >= kPendingLimit) reader_.stop();
-    return;
-  }
-  parse(bytes);
-}
-
-void Connection::on_input_end(int err) {
-  if (in_request_ && call_) {
-    log(Level::Info, call_->id(), "caller closed the connection mid-call%s%s",
-        err != 0 ? ": " : "", err != 0 ? std::strerror(err) : "");
-  } else if (parser_.in_message() && !parser_.finish()) {
-    log(Level::Info, {}, "connection closed mid-request: %s", parser_.error_reason().c_str());
-  }
-  close();
-}
-
-void Connection::parse(std::string_view in) {
-  while (!in.empty() && !dead_) {
-    RequestParser::Step step = parser_.feed(in);
-    if (step.error) {
-      log(Level::Warn, {}, "bad request (%d): %s", status_for(parser_.error()),
-          parser_.error_reason().c_str());
-      if (call_) {
-        // The body broke mid-call: nobody can be answered on this connection.
-        call_.reset();
-        close();
-        return;
-      }
-      send_error(status_for(parser_.error()), parser_.error_reason(), true);
-      return;
-    }
-    if (step.head) begin_call();
-    if (call_) {
-      for (std::string_view b : parser_.body()) call_->feed(b);
-    }
-    in.remove_prefix(step.consumed);
-    if (step.end) {
-      pending_.assign(in);
-      end_of_request();
-      return;
-    }
-    if (call_ && call_->input_congested()) {
-      // The command is behind: read no more body until it catches up.
-      reader_.stop();
-      pending_.assign(in);
-      return;
-    }
-  }
-}
-
-void Connection::begin_call() {
-  const RequestHead& h = parser_.head();
-  in_request_ = true;
-  request_ended_ = false;
-  early_.reset();
-  body_.clear();
-  streaming_ = false;
-  output_paused_ = false;
+Route Connection::route(const RequestHead& h) {
+  Route r;
   if (h.path() != "/call") {
-    reject_ = 404;
-    return;
+    r.reject = 404;
+    r.message = "only POST /call is served here";
+    return r;
   }
   if (h.method != "POST") {
-    reject_ = 405;
-    return;
+    r.reject = 405;
+    r.message = "/call takes POST only";
+    r.headers.push_back({"Allow", "POST"});
+    return r;
   }
-  reject_ = 0;
   Runner& runner = server_.runner();
   CallEnv& env = runner.env();
   env.clear();
   std::string id;
   std::optional<WallTime> deadline;
-  trigger_ = false;
   for (const Header& hd : h.headers) {
     env.add_header(hd.name, hd.value);
     if (iequals(hd.name, "Fn-Call-Id")) id = hd.value;
-    if (iequals(hd.name, "Fn-Intent")) trigger_ = iequals(hd.value, "httprequest");
+    if (iequals(hd.name, "Fn-Intent")) r.trigger = iequals(hd.value, "httprequest");
     if (iequals(hd.name, "Fn-Deadline")) {
       if (auto d = parse_rfc3339(hd.value)) {
         deadline = *d;
@@ -249,177 +125,18 @@ void Connection::begin_call() {
     const std::string* v = h.find(hdr);
     runner.write_log_frame(v != nullptr ? *v : std::string_view(), true);
   }
-  call_ = runner.start(*this, CallRequest{std::move(id), deadline, StdioPlan{}});
+  r.request = CallRequest{std::move(id), deadline, StdioPlan{}};
+  return r;
 }
 
-void Connection::end_of_request() {
-  request_ended_ = true;
-  if (call_) {
-    call_->end_input();
-  } else if (early_) {
-    Outcome o = *early_;
-    early_.reset();
-    answer(o);
-  } else if (reject_ == 404) {
-    send_error(404, "only POST /call is served here", false);
-  } else if (reject_ == 405) {
-    std::vector<Header> headers = server_.fdk_headers();
-    headers.push_back({"Allow", "POST"});
-    headers.push_back({"Content-Type", "text/plain; charset=utf-8"});
-    send_response(405, std::move(headers), "hotwrap: /call takes POST only\n");
-    response_done();
-  }
-  // A call keeps reading so a caller that hangs up is noticed; the bytes wait in pending_.
-  if (!dead_ && call_ && pending_.size() < kPendingLimit) reader_.start();
+void Connection::exchange_ended(HttpExchange&, HttpExchange::End, int) {
+  // However it ended (the agent hung up, a bad request, a failed write), the connection is done;
+  // the exchange has logged what deserved a line.
+  server_.retire(this);
 }
 
-void Connection::call_output(std::string_view bytes) {
-  if (streaming_) {
-    std::string head = chunk_header(bytes.size());
-    std::string_view pieces[] = {head, bytes, "\r\n"};
-    writer_.write(pieces);
-  } else {
-    body_.append(bytes);
-    if (body_.size() > cfg_.buffer_bytes) start_streaming();
-  }
-  if (writer_.queued() > kOutputHighWater && call_) {
-    output_paused_ = true;
-    call_->pause_output();
-  }
-}
-
-void Connection::start_streaming() {
-  // Past the buffer the status can no longer wait for the exit code: commit to 200 and stream.
-  streaming_ = true;
-  std::vector<Header> headers = server_.fdk_headers();
-  if (trigger_) headers.push_back({"Fn-Http-Status", "200"});
-  headers.push_back({"Content-Type", cfg_.content_type});
-  std::string head = response_head(200, headers, -1);
-  std::string chunk = chunk_header(body_.size());
-  std::string_view pieces[] = {head, chunk, body_, "\r\n"};
-  writer_.write(pieces);
-  body_.clear();
-  body_.shrink_to_fit();  // the buffer may have been large; streaming needs none of it
-}
-
-void Connection::call_input_ready() {
-  if (dead_ || request_ended_) return;
-  // Resume with what was left over when the command fell behind, then the socket.
-  std::string rest = std::move(pending_);
-  pending_.clear();
-  reader_.start();
-  parse(rest);
-}
-
-void Connection::call_finished(const Outcome& outcome) {
-  std::unique_ptr<Call> done = std::move(call_);  // destroyed on return: the call has ended
-  const std::string& id = done->id();
-  if (!outcome.ok()) log(Level::Warn, id, "command %s", outcome.describe().c_str());
-  if (dead_) return;
-  if (streaming_) {
-    if (outcome.ok()) {
-      writer_.write("0\r\n\r\n");
-      response_done();
-    } else {
-      // The 200 is already on the wire; the only honest signal left is a body that never ends.
-      log(Level::Error, id, "command failed after the response began streaming; closing the "
-                            "connection without the final chunk");
-      close();
-    }
-    return;
-  }
-  if (!request_ended_) {
-    // The command ended before the request body did. The rest of the body is read and dropped
-    // before answering, so the connection stays usable.
-    early_ = outcome;
-    std::string rest = std::move(pending_);
-    pending_.clear();
-    reader_.start();
-    parse(rest);
-    return;
-  }
-  answer(outcome);
-}
-
-void Connection::answer(const Outcome& outcome) {
-  std::vector<Header> headers = server_.fdk_headers();
-  int status = 200;
-  std::string message;
-  if (outcome.kind == Outcome::Kind::TimedOut) {
-    // Sent before Fn-Deadline: the agent keeps a container that answers 504 itself.
-    status = 504;
-    message = "hotwrap: the command did not finish before the deadline\n";
-  } else if (trigger_) {
-    // HTTP trigger: the gateway takes the status from Fn-Http-Status and the caller still gets
-    // the command's output.
-    headers.push_back({"Fn-Http-Status", outcome.ok() ? "200" : "500"});
-  } else if (!outcome.ok()) {
-    status = 502;
-    message = "hotwrap: the command " + outcome.describe() + "\n";
-  }
-  if (status == 200) {
-    headers.push_back({"Content-Type", cfg_.content_type});
-    send_response(200, std::move(headers), body_);
-  } else {
-    headers.push_back({"Content-Type", "text/plain; charset=utf-8"});
-    send_response(status, std::move(headers), message);
-  }
-  body_.clear();
-  if (body_.capacity() > (64u << 10)) body_.shrink_to_fit();
-  response_done();
-}
-
-void Connection::send_response(int status, std::vector<Header> headers, std::string_view body) {
-  std::string head = response_head(status, headers, static_cast<int64_t>(body.size()));
-  std::string_view pieces[] = {head, body};
-  writer_.write(pieces);
-}
-
-void Connection::send_error(int status, std::string_view message, bool then_close) {
-  std::vector<Header> headers = server_.fdk_headers();
-  headers.push_back({"Content-Type", "text/plain; charset=utf-8"});
-  if (then_close) headers.push_back({"Connection", "close"});
-  std::string body = "hotwrap: " + std::string(message) + "\n";
-  send_response(status, std::move(headers), body);
-  if (then_close) {
-    close_after_flush_ = true;
-    reader_.stop();
-    if (writer_.queued() == 0) close();
-    return;
-  }
-  response_done();
-}
-
-void Connection::response_done() {
-  in_request_ = false;
-  request_ended_ = false;
-  reject_ = 0;
-  if (!parser_.keep_alive() || server_.shutting_down()) {
-    close_after_flush_ = true;
-    reader_.stop();
-    if (writer_.queued() == 0) close();
-    return;
-  }
-  next_.start(microseconds(0));
-}
-
-void Connection::next_request() {
-  if (dead_) return;
-  std::string rest = std::move(pending_);
-  pending_.clear();
-  reader_.start();
-  parse(rest);
-}
-
-void Connection::on_drained() {
-  if (close_after_flush_) {
-    close();
-    return;
-  }
-  if (output_paused_ && call_) {
-    output_paused_ = false;
-    call_->resume_output();
-  }
+bool Connection::draining() const {
+  return server_.shutting_down();
 }
 
 // ---- HttpStream ------------------------------------------------------------------------------
@@ -431,7 +148,8 @@ Result<UniqueFd> listen_unix(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return sys_fail("bind");
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+    return sys_fail("bind");
   if (::listen(fd.get(), 128) < 0) return sys_fail("listen");
   return fd;
 }
@@ -441,15 +159,12 @@ HttpStream::HttpStream(Runner& runner, std::string listener)
       loop_(runner.loop()),
       listener_(std::move(listener)),
       sweep_timer_(loop_, [this] { sweep(); }),
-      accept_retry_(loop_, [this] {
-        fd_exhausted_ = false;
-        update_accepting();
-      }),
-      shutdown_timer_(loop_, [this] { finish_shutdown(); }) {
-  const std::string& cmd = runner.config().command.front();
-  fdk_headers_ = {{"Fn-Fdk-Version", "hotwrap/" HOTWRAP_VERSION},
-                  {"Fn-Fdk-Runtime", "exec/" + cmd.substr(cmd.rfind('/') + 1)}};
-}
+      accept_retry_(loop_,
+                    [this] {
+                      fd_exhausted_ = false;
+                      update_accepting();
+                    }),
+      shutdown_timer_(loop_, [this] { finish_shutdown(); }) {}
 
 HttpStream::~HttpStream() {
   conns_.clear();
@@ -461,7 +176,8 @@ std::expected<void, std::string> HttpStream::start() {
     return std::unexpected("FN_LISTENER='" + listener_ + "': " + why);
   };
   if (!listener_.starts_with("unix:")) {
-    return fail("must start with 'unix:' followed by the socket path, e.g. unix:/tmp/iofs/lsnr.sock");
+    return fail(
+        "must start with 'unix:' followed by the socket path, e.g. unix:/tmp/iofs/lsnr.sock");
   }
   sock_path_ = listener_.substr(5);
   size_t slash = sock_path_.rfind('/');
@@ -470,12 +186,14 @@ std::expected<void, std::string> HttpStream::start() {
   }
   std::string dir = slash == std::string::npos ? "." : sock_path_.substr(0, slash == 0 ? 1 : slash);
   std::string base = slash == std::string::npos ? sock_path_ : sock_path_.substr(slash + 1);
-  phony_path_ = (slash == std::string::npos ? "" : sock_path_.substr(0, slash + 1)) + "phony" + base;
+  phony_path_ =
+      (slash == std::string::npos ? "" : sock_path_.substr(0, slash + 1)) + "phony" + base;
   // sun_path holds 108 bytes including the terminating NUL; the phony name is the longer one.
   if (phony_path_.size() > sizeof(sockaddr_un{}.sun_path) - 1) {
-    return fail("path too long for a unix socket (with the 'phony' prefix it must fit in 107 bytes)");
+    return fail(
+        "path too long for a unix socket (with the 'phony' prefix it must fit in 107 bytes)");
   }
-  struct stat st {};
+  struct stat st{};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return fail("directory " + dir + " does not exist; mount the socket directory first");
   }
@@ -537,7 +255,9 @@ void HttpStream::on_accept() {
   update_accepting();
 }
 
-void HttpStream::retire(Connection*) { sweep_timer_.start(microseconds(0)); }
+void HttpStream::retire(Connection*) {
+  sweep_timer_.start(microseconds(0));
+}
 
 void HttpStream::sweep() {
   conns_.remove_if([](const std::unique_ptr<Connection>& c) { return c->dead(); });
