@@ -11,6 +11,7 @@
 #include "common.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include "bare_spawn.h"
 
@@ -159,6 +160,13 @@ static double stream_call(conn_t *c, uint64_t bytes, size_t chunk) {
   return (double)(t1 - t0) / 1e9;
 }
 
+static double cpu_s(int who) {
+  struct rusage ru;
+  getrusage(who, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int cmd_stream(char **argv) {
   const char *hw_sock = argv[0], *null_sock = argv[1];
   uint64_t bytes = strtoull(argv[2], NULL, 10);
@@ -175,17 +183,24 @@ static int cmd_stream(char **argv) {
   double *mibs[SIDES];
   for (int s = 0; s < SIDES; s++) mibs[s] = malloc(sizeof(double) * (size_t)reps);
   double *ratio = malloc(sizeof(double) * (size_t)reps);
+  /* CPU seconds per repetition: this client's for the hotwrap side, the pipeline's own (sh, head,
+   * cat, cat: reaped descendants) for the baseline. */
+  double *cpu_client = malloc(sizeof(double) * (size_t)reps), *cpu_pipe = malloc(sizeof(double) * (size_t)reps);
   const double mib = (double)bytes / (1 << 20);
   for (int r = 0; r < reps; r++) {
     for (int k = 0; k < SIDES; k++) {
       int s = r % 2 == 0 ? k : SIDES - 1 - k;
       double secs;
       if (s == PIPE) {
+        double c0 = cpu_s(RUSAGE_CHILDREN);
         uint64_t t0 = now_ns();
         run_shell(script);
         secs = (double)(now_ns() - t0) / 1e9;
+        cpu_pipe[r] = cpu_s(RUSAGE_CHILDREN) - c0;
       } else {
+        double c0 = cpu_s(RUSAGE_SELF);
         secs = stream_call(s == HW ? &hw : &nul, bytes, chunk);
+        if (s == HW) cpu_client[r] = cpu_s(RUSAGE_SELF) - c0;
       }
       mibs[s][r] = mib / secs;
     }
@@ -197,6 +212,8 @@ static int cmd_stream(char **argv) {
   printf("stream_ratio=%.3f\n", median(ratio, (size_t)reps));
   printf("stream_ratio_min=%.3f\nstream_ratio_max=%.3f\n", percentile(ratio, (size_t)reps, 0),
          percentile(ratio, (size_t)reps, 1));
+  printf("stream_cpu_client_s=%.3f\nstream_cpu_pipeline_s=%.3f\n", median(cpu_client, (size_t)reps),
+         median(cpu_pipe, (size_t)reps));
   printf("stream_reps=%d\nstream_chunk=%zu\nstream_mib=%.0f\n", reps, chunk, mib);
   return 0;
 }

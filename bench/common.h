@@ -4,7 +4,9 @@
 #ifndef HOTWRAP_BENCH_COMMON_H
 #define HOTWRAP_BENCH_COMMON_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Turns the key=value results of bench/run.sh into a table (stdout), bench/results.md and
+bench/results.svg. Standard library only.
+
+    report.py RESULTS_ENV RESULTS_MD RESULTS_SVG
+"""
+import html
+import sys
+
+MIB = 1 << 20
+
+
+def load(path):
+    r = {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if "=" in line:
+                k, v = line.split("=", 1)
+                r[k] = v
+    return r
+
+
+def num(r, k):
+    return float(r[k])
+
+
+def rows(r):
+    """Each row: (n, measure, hotwrap, baseline, ratio text, goal text, value/goal, pass)."""
+    out = []
+
+    lat_ratio = num(r, "lat_ratio")
+    out.append((
+        "1", f"Per-call latency: cat, {int(num(r, 'lat_body'))} B body, one kept-alive connection, chunked",
+        f"{num(r, 'lat_hotwrap_us'):.0f} µs",
+        f"{num(r, 'lat_bare_us'):.0f} µs (posix_spawn+pipes+waitpid)",
+        f"{lat_ratio:.3f}×", "≤ 1.15×", lat_ratio / 1.15, lat_ratio <= 1.15))
+
+    s_ratio = num(r, "stream_ratio")
+    out.append((
+        "2", f"{r['stream_mib']} MiB through cat in one call (chunked both ways)",
+        f"{num(r, 'stream_hotwrap_mibs'):.0f} MiB/s",
+        f"{num(r, 'stream_pipeline_mibs'):.0f} MiB/s (head | cat | cat)",
+        f"{s_ratio:.3f}×", "≥ 0.70×", 0.70 / s_ratio if s_ratio > 0 else 99, s_ratio >= 0.70))
+
+    hwm = num(r, "stream_hwm_kib") / 1024
+    out.append((
+        "3", f"Peak RSS (VmHWM) of hotwrap during the {r['stream_mib']} MiB call",
+        f"{hwm:.2f} MiB", "—", "—", "≤ 16 MiB", hwm / 16, hwm <= 16))
+
+    idle = num(r, "idle_rss_kib") / 1024
+    floor_rss = num(r, "floor_rss_kib") / 1024
+    out.append((
+        "4", "RSS (VmRSS) of hotwrap after 50 calls, idle",
+        f"{idle:.2f} MiB", f"{floor_rss:.2f} MiB (floor: static glibc + libevent_core, event base)",
+        f"{idle / floor_rss:.2f}× floor", "≤ 1.5 MiB", idle / 1.5, idle <= 1.5))
+
+    size = num(r, "size_bytes")
+    fsize = num(r, "floor_size_bytes")
+    out.append((
+        "5", "Stripped static binary size" + ("" if r.get("stripped") == "yes" else " (NOT stripped)"),
+        f"{size / MIB:.3f} MiB ({int(size)} B)", f"{fsize / MIB:.3f} MiB ({int(fsize)} B) (floor)",
+        f"{size / fsize:.2f}× floor", "≤ 1.25 MiB", size / (1.25 * MIB), size <= 1.25 * MIB))
+
+    st = num(r, "start_hotwrap_us")
+    out.append((
+        "6", f"exec of hotwrap → lsnr.sock created (median of {r['start_runs']})",
+        f"{st / 1000:.3f} ms", f"{num(r, 'start_floor_us') / 1000:.3f} ms (floor: spawn → exit)",
+        "—", "≤ 1 ms", st / 1000, st <= 1000))
+
+    p_ratio = num(r, "pre_ratio")
+    out.append((
+        "7", f"node func.js call after {r['pre_sleep_ms']} ms idle: HOTWRAP_PRESPAWN=1 vs spawn per call",
+        f"{num(r, 'pre_hot_ms'):.2f} ms", f"{num(r, 'pre_cold_ms'):.2f} ms (hotwrap, spawn per call)",
+        f"{p_ratio:.3f}×", "≤ 0.10×", p_ratio / 0.10, p_ratio <= 0.10))
+    return out
+
+
+def table_md(rs):
+    lines = ["| # | measure | hotwrap | baseline / floor | ratio | goal | result |",
+             "|---|---|---|---|---|---|---|"]
+    for n, what, hw, base, ratio, goal, _, ok in rs:
+        lines.append(f"| {n} | {what} | {hw} | {base} | {ratio} | {goal} | {'PASS' if ok else '**MISS**'} |")
+    return "\n".join(lines)
+
+
+def table_text(rs):
+    cols = [("#", 1), ("measure", 0), ("hotwrap", 0), ("baseline / floor", 0), ("ratio", 0), ("goal", 0),
+            ("result", 0)]
+    cells = [[n, what, hw, base, ratio, goal, "PASS" if ok else "MISS"]
+             for n, what, hw, base, ratio, goal, _, ok in rs]
+    widths = [max(len(c[0]), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    widths[1] = min(widths[1], 60)
+    widths[3] = min(widths[3], 44)
+
+    def fmt(row):
+        return "  ".join(str(v)[:widths[i]].ljust(widths[i]) for i, v in enumerate(row))
+
+    out = [fmt([c[0] for c in cols]), fmt(["-" * w for w in widths])]
+    out += [fmt(row) for row in cells]
+    return "\n".join(out)
+
+
+def checks_md(r):
+    return "\n".join([
+        "| check | figure |",
+        "|---|---|",
+        f"| client + socket round trip (null server, same client, same framing) | "
+        f"{num(r, 'lat_null_us'):.1f} µs per call (hotwrap − bare = "
+        f"{num(r, 'lat_hotwrap_us') - num(r, 'lat_bare_us'):.1f} µs) |",
+        f"| client streaming ceiling (null server echo, {r['stream_mib']} MiB) | "
+        f"{num(r, 'stream_null_mibs'):.0f} MiB/s (hotwrap {num(r, 'stream_hotwrap_mibs'):.0f}) |",
+        f"| row 1 spread: per-batch ratio min / max | {num(r, 'lat_ratio_min'):.3f} / {num(r, 'lat_ratio_max'):.3f} |",
+        f"| row 2: CPU seconds per {r['stream_mib']} MiB call — hotwrap path: client {num(r, 'stream_cpu_client_s'):.2f} + "
+        f"hotwrap {num(r, 'stream_cpu_hotwrap_s'):.2f} + cat {num(r, 'stream_cpu_cat_s'):.2f} = "
+        f"{num(r, 'stream_cpu_client_s') + num(r, 'stream_cpu_hotwrap_s') + num(r, 'stream_cpu_cat_s'):.2f}; "
+        f"pipeline (sh, head, cat, cat) {num(r, 'stream_cpu_pipeline_s'):.2f} | "
+        f"on {r['cpus']} CPUs the copies bound the throughput |",
+        f"| row 2 spread: per-rep ratio min / max | {num(r, 'stream_ratio_min'):.3f} / {num(r, 'stream_ratio_max'):.3f} |",
+        f"| row 3: RSS after the streaming calls | {num(r, 'stream_rss_after_kib') / 1024:.2f} MiB |",
+        f"| row 4: VmHWM of the idle instance (50 calls) | {num(r, 'idle_hwm_kib') / 1024:.2f} MiB |",
+        f"| row 6: slowest of the starts | {num(r, 'start_hotwrap_us_max') / 1000:.3f} ms |",
+        f"| row 7: floor — a process of node started ahead, written to directly (no hotwrap) | "
+        f"{num(r, 'pre_floor_ms'):.2f} ms ({num(r, 'pre_floor_ratio'):.3f}× per-call spawn) |",
+        f"| row 7: p90 prespawned / per-call spawn / floor | {num(r, 'pre_hot_ms_p90'):.2f} / "
+        f"{num(r, 'pre_cold_ms_p90'):.2f} / {num(r, 'pre_floor_ms_p90'):.2f} ms |",
+        f"| hotwrap warn/error log lines during the run | {r.get('hotwrap_warnings', '?')} |",
+    ])
+
+
+def svg(rs, r):
+    """Horizontal bars: the share of each goal used (≤ 1 meets it). For the ≥ goal of row 2 the
+    share is goal / measured."""
+    w, left, right, top, bar_h, gap = 900, 330, 40, 70, 26, 18
+    h = top + len(rs) * (bar_h + gap) + 50
+    vmax = max(2.0, max(v for *_, v, _ in rs) * 1.1)
+    scale = (w - left - right) / vmax
+
+    def x(v):
+        return left + v * scale
+
+    e = html.escape
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+           f'font-family="sans-serif" font-size="12">',
+           f'<rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{w / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">'
+           f'hotwrap benchmarks — share of each goal used (≤ 1 meets it)</text>',
+           f'<text x="{w / 2}" y="42" text-anchor="middle" fill="#555">commit {e(r.get("commit", "?"))}, '
+           f'{e(r.get("date", ""))}, {e(r.get("cpus", "?"))} CPUs, load {e(r.get("load_start", "?"))}</text>']
+    t = 0.0
+    while t <= vmax + 1e-9:
+        out.append(f'<line x1="{x(t):.1f}" y1="{top - 8}" x2="{x(t):.1f}" y2="{h - 40}" stroke="#eee"/>')
+        out.append(f'<text x="{x(t):.1f}" y="{h - 26}" text-anchor="middle" fill="#555">{t:.1f}</text>')
+        t += 0.25 if vmax <= 2.5 else 0.5
+    for i, (n, what, hw, base, ratio, goal, v, ok) in enumerate(rs):
+        y = top + i * (bar_h + gap)
+        label = what if len(what) <= 48 else what[:46] + "…"
+        out.append(f'<text x="{left - 8}" y="{y + bar_h / 2 + 4}" text-anchor="end">{e(n + ". " + label)}</text>')
+        color = "#3a9a4a" if ok else "#d0453a"
+        out.append(f'<rect x="{left}" y="{y}" width="{max(v, 0.002) * scale:.1f}" height="{bar_h}" fill="{color}"/>')
+        fig = hw if ratio in ("—", "") or "floor" in ratio else f"{ratio} ({hw} vs {base.split(' (')[0]})"
+        text = f"{fig}, goal {goal}: {'PASS' if ok else 'MISS'}"
+        tx = x(v) + 6
+        anchor = "start"
+        if tx > w - 260:
+            tx, anchor = x(v) - 6, "end"
+        fill = "#222" if anchor == "start" else "white"
+        out.append(f'<text x="{tx:.1f}" y="{y + bar_h / 2 + 4}" text-anchor="{anchor}" fill="{fill}">{e(text)}</text>')
+    out.append(f'<line x1="{x(1):.1f}" y1="{top - 12}" x2="{x(1):.1f}" y2="{h - 40}" stroke="#000" '
+               f'stroke-dasharray="5,3"/>')
+    out.append(f'<text x="{x(1) + 4:.1f}" y="{top - 14}" fill="#000">goal</text>')
+    out.append(f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle" fill="#555">measured / goal '
+               f'(row 2: goal / measured)</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    r = load(sys.argv[1])
+    rs = rows(r)
+    print()
+    print(table_text(rs))
+    print()
+    print(f"client + socket round trip (null server): {num(r, 'lat_null_us'):.1f} µs; "
+          f"client streaming ceiling (null server): {num(r, 'stream_null_mibs'):.0f} MiB/s")
+    print(f"CPU s per {r['stream_mib']} MiB call: client {num(r, 'stream_cpu_client_s'):.2f} + hotwrap "
+          f"{num(r, 'stream_cpu_hotwrap_s'):.2f} + cat {num(r, 'stream_cpu_cat_s'):.2f} vs pipeline "
+          f"{num(r, 'stream_cpu_pipeline_s'):.2f}")
+    print(f"prespawn floor (node started ahead, no hotwrap): {num(r, 'pre_floor_ms'):.2f} ms")
+    print(f"total runtime {r['runtime_s']} s; load average {r['load_start']} -> {r['load_end']}")
+    md = [
+        "# hotwrap benchmarks",
+        "",
+        f"Generated by `bench/run.sh` on {r['date']} — commit `{r['commit']}`"
+        + (f" (+{r['dirty']} uncommitted source files)" if r.get("dirty", "0") != "0" else "")
+        + f", kernel {r['kernel']}, {r['cpus']} × {r['cpu_model']}, node {r['node']}.",
+        f"Load average {r['load_start']} at the start, {r['load_end']} at the end; the run took "
+        f"{r['runtime_s']} s. Every ratio compares two sides measured interleaved in the same run "
+        "(medians); absolute times depend on the machine and its load.",
+        "",
+        table_md(rs),
+        "",
+        "![share of each goal used](results.svg)",
+        "",
+        "## Checks on the measurement",
+        "",
+        checks_md(r),
+        "",
+        "## How each row is measured",
+        "",
+        f"1. `client lat`: one kept-alive unix-socket connection; each call is `POST /call` with "
+        f"`Transfer-Encoding: chunked`, `Fn-Call-Id`, `Fn-Deadline`, written as Go's transport does "
+        f"(head + the one chunk in one write, the zero chunk in a second), and the whole response is "
+        f"read and checked. Baseline: posix_spawnp of `cat` with stdin/stdout pipes, write the body, "
+        f"close, read to EOF, waitpid, in the same process. {r['lat_batches']} batches × "
+        f"{r['lat_calls']} calls per side, sides alternating order per batch after 50 warm-up calls; "
+        f"the figure per side is the median of the batch medians, the ratio the median of the per-batch "
+        f"ratios.",
+        f"2. `client stream`: one call carrying {r['stream_mib']} MiB in {int(num(r, 'stream_chunk')) // 1024} KiB "
+        f"chunks from a writer thread while the main thread reads the chunked response (hotwrap's "
+        f"default 1 MiB buffer is exceeded, so it streams). Baseline: `head -c {r['stream_mib']}M /dev/zero "
+        f"| cat | cat > /dev/null` run by `sh -c`. {r['stream_reps']} repetitions per side, interleaved; "
+        f"median of the per-repetition ratios.",
+        "3. VmHWM from /proc/<pid>/status of the instance that served only the streaming calls, read "
+        "just before it is stopped.",
+        "4. A fresh instance serves 50 calls (cat, 1 KiB) on one connection, which is then closed; VmRSS "
+        "after 0.3 s idle. Floor: `bench/floor.c` (event_base_new, then pause), static, `-Os`. Median of 3.",
+        "5. `stat` of the binary measured (static, stripped release build); floor: `bench/floor.c` "
+        "linked `-static -Os -s --gc-sections -levent_core`.",
+        "6. `startup`: inotify watch (IN_CREATE) on the socket directory, clock read just before "
+        "posix_spawn, stopped at the IN_CREATE of lsnr.sock (the Fn agent's own readiness test); then "
+        "SIGTERM. 2 warm-up starts. Floor: posix_spawn → exit of `floor exit`.",
+        f"7. `client prespawn`: two hotwrap instances running `node func.js`, one with "
+        f"`HOTWRAP_PRESPAWN=1`; {r['pre_calls']} calls each, alternating, each after {r['pre_sleep_ms']} ms "
+        f"idle; body `{{\"name\":\"Bench\"}}`, answer checked. The floor side is the client itself "
+        f"keeping a node process started ahead and writing to it directly.",
+        "",
+    ]
+    with open(sys.argv[2], "w") as f:
+        f.write("\n".join(md))
+    with open(sys.argv[3], "w") as f:
+        f.write(svg(rs, r))
+    print(f"wrote {sys.argv[2]} and {sys.argv[3]}")
+
+
+if __name__ == "__main__":
+    main()
