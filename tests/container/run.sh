@@ -160,6 +160,24 @@ done
 # ---------------------------------------------------------------------------------------------
 # Running functions the way Fn does
 
+# stop_check <test name>: docker stop -t 10 must end the container within 2 s, exit code 0, and
+# leave the iofs directory empty (hotwrap removes both socket files on SIGTERM).
+stop_check() {
+  local t0 ms code left
+  t0=$(now_ms)
+  docker stop -t 10 "$CNAME" >/dev/null 2>"$WORK/stop.err" || true
+  ms=$(($(now_ms) - t0))
+  code="$(docker inspect -f '{{.State.ExitCode}}' "$CNAME" 2>&1)"
+  left="$(find "$DIR" -mindepth 1 -printf '%f ')"
+  if [ "$ms" -ge 2000 ] || [ "$code" != 0 ]; then
+    fail "$1" "took $ms ms (limit 2000), exit code $code; log: $(logs_of "$CNAME")"
+  elif [ -n "$left" ]; then
+    fail "$1" "exit 0 after $ms ms but left in the iofs dir: $left; log: $(logs_of "$CNAME")"
+  else
+    pass "$1 [$ms ms]"
+  fi
+}
+
 # start <name> <image> <init: yes|no> [command...] — sets DIR (the host side of /tmp/iofs) and CNAME.
 start() {
   local name=$1 image=$2 init=$3
@@ -411,6 +429,7 @@ if [ -n "${BUILT[shell-form]:-}" ] && launch shell-form hotwrap-example-shell-fo
   printf "two words|it's\nMIXED CASE, TWICE\n" >"$WORK/sf2.want"
   call sf-2 30 "$WORK/sf2.in"
   expect_call "shell-form: second call" 200 "$WORK/sf2.want" || true
+  stop_check "shell-form: docker stop (with --init) ends it with exit 0, socket files removed"
 fi
 
 # --- hotwrap as PID 1 (no --init): orphans, zombies, docker stop ----------------------------
@@ -472,21 +491,7 @@ if [ -n "${BUILT[rev]:-}" ] && launch pid1 hotwrap-example-rev no "${PID1_CMD[@]
       fi
     fi
   fi
-  t0=$(now_ms)
-  docker stop -t 10 "$CNAME" >/dev/null 2>"$WORK/stop.err" || true
-  ms=$(($(now_ms) - t0))
-  code="$(docker inspect -f '{{.State.ExitCode}}' "$CNAME" 2>&1)"
-  if [ "$ms" -lt 2000 ] && [ "$code" = 0 ]; then
-    pass "pid 1: docker stop -t 10 ends it with exit 0 [$ms ms]"
-  else
-    fail "pid 1: docker stop -t 10 ends it with exit 0" "took $ms ms (limit 2000), exit code $code; log: $(logs_of "$CNAME")"
-  fi
-  left="$(ls -A "$DIR")"
-  if [ -z "$left" ]; then
-    pass "pid 1: both socket files removed on stop"
-  else
-    fail "pid 1: both socket files removed on stop" "left in the iofs dir: $(printf '%s' "$left" | tr '\n' ' ')"
-  fi
+  stop_check "pid 1: docker stop -t 10 ends it with exit 0, socket files removed"
 fi
 
 # --- deadlines -------------------------------------------------------------------------------
