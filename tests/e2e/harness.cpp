@@ -352,7 +352,7 @@ void Server::start(Options opts) {
         envp.push_back(nullptr);
 
         std::string bin = hotwrap_bin();
-        std::vector<std::string> argv_strings;
+        std::vector<std::string> argv_strings = opts.wrapper;
         argv_strings.push_back(bin);
         for (const auto& a : opts.argv) argv_strings.push_back(a);
         std::vector<char*> argv;
@@ -382,12 +382,12 @@ void Server::start(Options opts) {
         posix_spawnattr_setsigdefault(&attr, &defaults);
         posix_spawnattr_setflags(&attr, static_cast<short>(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF));
         auto spawned_at = Clock::now();
-        int rc = ::posix_spawn(&pid_, bin.c_str(), &fa, &attr, argv.data(), envp.data());
+        int rc = ::posix_spawnp(&pid_, argv_strings[0].c_str(), &fa, &attr, argv.data(), envp.data());
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (rc != 0) {
             pid_ = -1;
-            fail(errno_text(("posix_spawn " + bin).c_str(), rc));
+            fail(errno_text(("posix_spawn " + argv_strings[0]).c_str(), rc));
         }
         close_fd(out_pipe[1]);
         close_fd(err_pipe[1]);

@@ -105,6 +105,9 @@ public:
         bool wait_ready = true;               // wait for the lsnr.sock handshake
         Ms ready_timeout = 5000ms;            // the agent's FN_HOT_START_TIMEOUT_MSECS
         std::function<void(const std::string& dir)> before_spawn;  // e.g. create stale files
+        // Runs `wrapper... hotwrap argv...` instead (e.g. unshare, to make hotwrap PID 1);
+        // pid() is then the wrapper's pid. Looked up in PATH.
+        std::vector<std::string> wrapper{};
     };
 
     // Starts hotwrap with `argv` (options and command) and waits until it is ready.

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
 
 using namespace e2e;
@@ -165,5 +166,43 @@ TEST_CASE("shutdown: a call outliving HOTWRAP_SHUTDOWN_GRACE_MS is killed, then 
         },
         3000ms);
     CHECK(gone);
+    check_socket_files_gone(srv);
+}
+
+TEST_CASE("pid 1: as init of a PID namespace, hotwrap reaps orphans and stops on SIGTERM") {
+    // `docker run` without --init makes the ENTRYPOINT PID 1: orphans are re-parented to it, and
+    // the kernel drops signals PID 1 has no handler for (hotwrap reads them from a signalfd).
+    if (std::system("unshare --pid --fork true >/dev/null 2>&1") != 0) {
+        MESSAGE("unshare --pid is not available here: PID 1 case not run");
+        return;
+    }
+    Server::Options o;
+    o.wrapper = {"unshare", "--pid", "--fork", "--"};
+    o.argv = {"sh", "-c",
+              "read m; case $m in ppid) echo $PPID;; orphan) (sleep 0.1 >/dev/null 2>&1 &); echo ok;; esac"};
+    Server srv(std::move(o));
+    auto kids = proc_children(srv.pid());
+    REQUIRE(kids.size() == 1);
+    const pid_t hotwrap = kids.front();  // as seen from here; PID 1 inside the namespace
+
+    Conn c = srv.connect();
+    Response r = c.call({.body = "ppid\n"});
+    INFO(r);
+    REQUIRE(r.status == 200);
+    CHECK(r.body == "1\n");  // hotwrap really is PID 1 for its commands
+
+    for (int i = 0; i < 20; ++i) {
+        Response ro = c.call({.body = "orphan\n"});
+        INFO(ro);
+        REQUIRE(ro.status == 200);
+        CHECK(ro.body == "ok\n");
+    }
+    // Orphans (the backgrounded sleeps) end up as hotwrap's children and must be reaped.
+    bool clean = wait_until([&] { return proc_children(hotwrap).empty(); }, 3000ms);
+    INFO("processes left under hotwrap: " << proc_descendants(hotwrap).size());
+    CHECK(clean);
+
+    REQUIRE(::kill(hotwrap, SIGTERM) == 0);
+    check_exit_0(srv, 3000ms);  // unshare --fork exits with hotwrap's status
     check_socket_files_gone(srv);
 }
