@@ -3,7 +3,7 @@
  * each measurement interleaved with its baseline, so both sides share the machine's load.
  *
  *   client lat      HWSOCK NULLSOCK BATCHES CALLS BODY_BYTES
- *   client stream   HWSOCK NULLSOCK BYTES REPS CHUNK_BYTES
+ *   client stream   HWSOCK NULLSOCK BYTES REPS CHUNK_BYTES NULL_REPS
  *   client calls    SOCK N BODY_BYTES
  *   client prespawn HOTSOCK COLDSOCK N SLEEP_MS COMMAND [ARGS...]
  *
@@ -69,8 +69,10 @@ static int cmd_lat(char **argv) {
   static const char *names[SIDES] = {"hotwrap", "bare", "null"};
   double *t[SIDES];
   double *bmed[SIDES];
+  double *all[SIDES]; /* every call, for the 10th percentile */
   for (int s = 0; s < SIDES; s++) {
     t[s] = malloc(sizeof(double) * (size_t)calls);
+    all[s] = malloc(sizeof(double) * (size_t)calls * (size_t)batches);
     bmed[s] = malloc(sizeof(double) * (size_t)batches);
   }
   double *ratio = malloc(sizeof(double) * (size_t)batches);
@@ -97,6 +99,7 @@ static int cmd_lat(char **argv) {
         t[s][i] = (double)(now_ns() - t0) / 1e3;
       }
       bmed[s][b] = median(t[s], (size_t)calls);
+      memcpy(all[s] + (size_t)b * (size_t)calls, t[s], sizeof(double) * (size_t)calls);
     }
     ratio[b] = bmed[HW][b] / bmed[BARE][b];
     fprintf(stderr, "  batch %2d: hotwrap %7.1f us  bare %7.1f us  null %6.1f us  ratio %.3f\n", b + 1,
@@ -108,6 +111,9 @@ static int cmd_lat(char **argv) {
     printf("lat_%s_us_max_batch=%.1f\n", names[s], percentile(bmed[s], (size_t)batches, 1));
   }
   printf("lat_ratio=%.3f\n", median(ratio, (size_t)batches));
+  size_t total = (size_t)calls * (size_t)batches;
+  for (int s = 0; s < SIDES; s++) printf("lat_%s_us_p10=%.1f\n", names[s], percentile(all[s], total, 0.1));
+  printf("lat_p10_ratio=%.3f\n", percentile(all[HW], total, 0.1) / percentile(all[BARE], total, 0.1));
   printf("lat_ratio_min=%.3f\nlat_ratio_max=%.3f\n", percentile(ratio, (size_t)batches, 0),
          percentile(ratio, (size_t)batches, 1));
   printf("lat_batches=%d\nlat_calls=%d\nlat_body=%zu\n", batches, calls, blen);
@@ -172,48 +178,54 @@ static int cmd_stream(char **argv) {
   uint64_t bytes = strtoull(argv[2], NULL, 10);
   int reps = atoi(argv[3]);
   size_t chunk = (size_t)atol(argv[4]);
+  int null_reps = atoi(argv[5]);
   char script[128];
   snprintf(script, sizeof script, "head -c %llu /dev/zero | cat | cat > /dev/null",
            (unsigned long long)bytes);
   conn_t hw, nul;
   conn_open(&hw, hw_sock, 256 << 10);
   conn_open(&nul, null_sock, 256 << 10);
-  enum { HW, PIPE, NUL, SIDES };
-  static const char *names[SIDES] = {"hotwrap", "pipeline", "null"};
-  double *mibs[SIDES];
-  for (int s = 0; s < SIDES; s++) mibs[s] = malloc(sizeof(double) * (size_t)reps);
+  double *hw_mibs = malloc(sizeof(double) * (size_t)reps), *pipe_mibs = malloc(sizeof(double) * (size_t)reps);
+  double *null_mibs = malloc(sizeof(double) * (size_t)(null_reps > 0 ? null_reps : 1));
   double *ratio = malloc(sizeof(double) * (size_t)reps);
   /* CPU seconds per repetition: this client's for the hotwrap side, the pipeline's own (sh, head,
    * cat, cat: reaped descendants) for the baseline. */
   double *cpu_client = malloc(sizeof(double) * (size_t)reps), *cpu_pipe = malloc(sizeof(double) * (size_t)reps);
   const double mib = (double)bytes / (1 << 20);
+  /* Pairs back to back, the order alternating, so both sides of a pair see the same load. */
   for (int r = 0; r < reps; r++) {
-    for (int k = 0; k < SIDES; k++) {
-      int s = r % 2 == 0 ? k : SIDES - 1 - k;
-      double secs;
-      if (s == PIPE) {
+    for (int k = 0; k < 2; k++) {
+      if ((k == 0) == (r % 2 == 0)) {
+        double c0 = cpu_s(RUSAGE_SELF);
+        hw_mibs[r] = mib / stream_call(&hw, bytes, chunk);
+        cpu_client[r] = cpu_s(RUSAGE_SELF) - c0;
+      } else {
         double c0 = cpu_s(RUSAGE_CHILDREN);
         uint64_t t0 = now_ns();
         run_shell(script);
-        secs = (double)(now_ns() - t0) / 1e9;
+        pipe_mibs[r] = mib / ((double)(now_ns() - t0) / 1e9);
         cpu_pipe[r] = cpu_s(RUSAGE_CHILDREN) - c0;
-      } else {
-        double c0 = cpu_s(RUSAGE_SELF);
-        secs = stream_call(s == HW ? &hw : &nul, bytes, chunk);
-        if (s == HW) cpu_client[r] = cpu_s(RUSAGE_SELF) - c0;
       }
-      mibs[s][r] = mib / secs;
     }
-    ratio[r] = mibs[HW][r] / mibs[PIPE][r];
-    fprintf(stderr, "  rep %d: hotwrap %7.1f MiB/s  pipeline %7.1f MiB/s  null %7.1f MiB/s  ratio %.3f\n",
-            r + 1, mibs[HW][r], mibs[PIPE][r], mibs[NUL][r], ratio[r]);
+    ratio[r] = hw_mibs[r] / pipe_mibs[r];
+    fprintf(stderr, "  rep %2d: hotwrap %7.1f MiB/s  pipeline %7.1f MiB/s  ratio %.3f\n", r + 1, hw_mibs[r],
+            pipe_mibs[r], ratio[r]);
   }
-  for (int s = 0; s < SIDES; s++) printf("stream_%s_mibs=%.1f\n", names[s], median(mibs[s], (size_t)reps));
-  printf("stream_ratio=%.3f\n", median(ratio, (size_t)reps));
-  printf("stream_ratio_min=%.3f\nstream_ratio_max=%.3f\n", percentile(ratio, (size_t)reps, 0),
-         percentile(ratio, (size_t)reps, 1));
-  printf("stream_cpu_client_s=%.3f\nstream_cpu_pipeline_s=%.3f\n", median(cpu_client, (size_t)reps),
-         median(cpu_pipe, (size_t)reps));
+  /* The client's own ceiling: the same calls answered by the null server. */
+  for (int r = 0; r < null_reps; r++) {
+    null_mibs[r] = mib / stream_call(&nul, bytes, chunk);
+    fprintf(stderr, "  null server %d: %7.1f MiB/s\n", r + 1, null_mibs[r]);
+  }
+  size_t n = (size_t)reps;
+  printf("stream_hotwrap_mibs=%.1f\nstream_pipeline_mibs=%.1f\n", median(hw_mibs, n), median(pipe_mibs, n));
+  printf("stream_null_mibs=%.1f\n", median(null_mibs, (size_t)null_reps));
+  printf("stream_ratio=%.3f\n", median(ratio, n));
+  printf("stream_ratio_min=%.3f\nstream_ratio_max=%.3f\n", percentile(ratio, n, 0), percentile(ratio, n, 1));
+  /* Best of each side: the runs least disturbed by other load. */
+  printf("stream_best_ratio=%.3f\n", percentile(hw_mibs, n, 1) / percentile(pipe_mibs, n, 1));
+  printf("stream_hotwrap_best_mibs=%.1f\nstream_pipeline_best_mibs=%.1f\n", percentile(hw_mibs, n, 1),
+         percentile(pipe_mibs, n, 1));
+  printf("stream_cpu_client_s=%.3f\nstream_cpu_pipeline_s=%.3f\n", median(cpu_client, n), median(cpu_pipe, n));
   printf("stream_reps=%d\nstream_chunk=%zu\nstream_mib=%.0f\n", reps, chunk, mib);
   return 0;
 }
@@ -279,18 +291,19 @@ static int cmd_prespawn(char **argv) {
   printf("pre_hot_ms_p90=%.2f\npre_cold_ms_p90=%.2f\npre_floor_ms_p90=%.2f\n",
          percentile(t[HOT], (size_t)n, 0.9), percentile(t[COLD], (size_t)n, 0.9),
          percentile(t[FLOOR], (size_t)n, 0.9));
+  printf("pre_p10_ratio=%.3f\n", percentile(t[HOT], (size_t)n, 0.1) / percentile(t[COLD], (size_t)n, 0.1));
   printf("pre_calls=%d\npre_sleep_ms=%d\n", n, sleep_ms);
   return 0;
 }
 
 int main(int argc, char **argv) {
   if (argc >= 7 && strcmp(argv[1], "lat") == 0) return cmd_lat(argv + 2);
-  if (argc >= 7 && strcmp(argv[1], "stream") == 0) return cmd_stream(argv + 2);
+  if (argc >= 8 && strcmp(argv[1], "stream") == 0) return cmd_stream(argv + 2);
   if (argc >= 5 && strcmp(argv[1], "calls") == 0) return cmd_calls(argv + 2);
   if (argc >= 7 && strcmp(argv[1], "prespawn") == 0) return cmd_prespawn(argv + 2);
   fprintf(stderr,
           "usage: client lat HWSOCK NULLSOCK BATCHES CALLS BODY_BYTES\n"
-          "       client stream HWSOCK NULLSOCK BYTES REPS CHUNK_BYTES\n"
+          "       client stream HWSOCK NULLSOCK BYTES REPS CHUNK_BYTES NULL_REPS\n"
           "       client calls SOCK N BODY_BYTES\n"
           "       client prespawn HOTSOCK COLDSOCK N SLEEP_MS COMMAND [ARGS...]\n");
   return 2;

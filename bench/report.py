@@ -66,7 +66,7 @@ def rows(r):
     out.append((
         "6", f"exec of hotwrap → lsnr.sock created (median of {r['start_runs']})",
         f"{st / 1000:.3f} ms", f"{num(r, 'start_floor_us') / 1000:.3f} ms (floor: spawn → exit)",
-        "—", "≤ 1 ms", st / 1000, st <= 1000))
+        f"+{(st - num(r, 'start_floor_us')) / 1000:.3f} ms over floor", "≤ 1 ms", st / 1000, st <= 1000))
 
     p_ratio = num(r, "pre_ratio")
     out.append((
@@ -80,7 +80,8 @@ def table_md(rs):
     lines = ["| # | measure | hotwrap | baseline / floor | ratio | goal | result |",
              "|---|---|---|---|---|---|---|"]
     for n, what, hw, base, ratio, goal, _, ok in rs:
-        lines.append(f"| {n} | {what} | {hw} | {base} | {ratio} | {goal} | {'PASS' if ok else '**MISS**'} |")
+        cells = [c.replace("|", "\\|") for c in (n, what, hw, base, ratio, goal)]
+        lines.append("| " + " | ".join(cells) + f" | {'PASS' if ok else '**MISS**'} |")
     return "\n".join(lines)
 
 
@@ -110,66 +111,89 @@ def checks_md(r):
         f"{num(r, 'lat_hotwrap_us') - num(r, 'lat_bare_us'):.1f} µs) |",
         f"| client streaming ceiling (null server echo, {r['stream_mib']} MiB) | "
         f"{num(r, 'stream_null_mibs'):.0f} MiB/s (hotwrap {num(r, 'stream_hotwrap_mibs'):.0f}) |",
+        f"| row 1, least disturbed: 10th percentile of all calls, hotwrap / bare | "
+        f"{num(r, 'lat_hotwrap_us_p10'):.0f} / {num(r, 'lat_bare_us_p10'):.0f} µs = {num(r, 'lat_p10_ratio'):.3f}× |",
         f"| row 1 spread: per-batch ratio min / max | {num(r, 'lat_ratio_min'):.3f} / {num(r, 'lat_ratio_max'):.3f} |",
         f"| row 2: CPU seconds per {r['stream_mib']} MiB call — hotwrap path: client {num(r, 'stream_cpu_client_s'):.2f} + "
         f"hotwrap {num(r, 'stream_cpu_hotwrap_s'):.2f} + cat {num(r, 'stream_cpu_cat_s'):.2f} = "
         f"{num(r, 'stream_cpu_client_s') + num(r, 'stream_cpu_hotwrap_s') + num(r, 'stream_cpu_cat_s'):.2f}; "
         f"pipeline (sh, head, cat, cat) {num(r, 'stream_cpu_pipeline_s'):.2f} | "
         f"on {r['cpus']} CPUs the copies bound the throughput |",
-        f"| row 2 spread: per-rep ratio min / max | {num(r, 'stream_ratio_min'):.3f} / {num(r, 'stream_ratio_max'):.3f} |",
+        f"| row 2, least disturbed: best of {r['stream_reps']}, hotwrap / pipeline | "
+        f"{num(r, 'stream_hotwrap_best_mibs'):.0f} / {num(r, 'stream_pipeline_best_mibs'):.0f} MiB/s = "
+        f"{num(r, 'stream_best_ratio'):.3f}× |",
+        f"| row 2 spread: per-pair ratio min / max | {num(r, 'stream_ratio_min'):.3f} / {num(r, 'stream_ratio_max'):.3f} |",
         f"| row 3: RSS after the streaming calls | {num(r, 'stream_rss_after_kib') / 1024:.2f} MiB |",
         f"| row 4: VmHWM of the idle instance (50 calls) | {num(r, 'idle_hwm_kib') / 1024:.2f} MiB |",
         f"| row 6: slowest of the starts | {num(r, 'start_hotwrap_us_max') / 1000:.3f} ms |",
         f"| row 7: floor — a process of node started ahead, written to directly (no hotwrap) | "
         f"{num(r, 'pre_floor_ms'):.2f} ms ({num(r, 'pre_floor_ratio'):.3f}× per-call spawn) |",
+        f"| row 7, least disturbed: 10th percentile ratio prespawned / per-call spawn | "
+        f"{num(r, 'pre_p10_ratio'):.3f}× |",
         f"| row 7: p90 prespawned / per-call spawn / floor | {num(r, 'pre_hot_ms_p90'):.2f} / "
         f"{num(r, 'pre_cold_ms_p90'):.2f} / {num(r, 'pre_floor_ms_p90'):.2f} ms |",
         f"| hotwrap warn/error log lines during the run | {r.get('hotwrap_warnings', '?')} |",
     ])
 
 
+SHORT = {
+    "1": "per-call latency (cat, 1 KiB)",
+    "2": "512 MiB streamed through cat",
+    "3": "peak RSS while streaming",
+    "4": "idle RSS after 50 calls",
+    "5": "static binary size",
+    "6": "exec → lsnr.sock",
+    "7": "prespawned node call",
+}
+
+
 def svg(rs, r):
-    """Horizontal bars: the share of each goal used (≤ 1 meets it). For the ≥ goal of row 2 the
-    share is goal / measured."""
-    w, left, right, top, bar_h, gap = 900, 330, 40, 70, 26, 18
-    h = top + len(rs) * (bar_h + gap) + 50
-    vmax = max(2.0, max(v for *_, v, _ in rs) * 1.1)
-    scale = (w - left - right) / vmax
+    """Horizontal bars: the share of each goal used (≤ 1 meets it); for the ≥ goal of row 2 the
+    share is goal / measured. The figures are in a column on the right."""
+    w, left, area, top, bar_h, gap = 1060, 220, 420, 70, 26, 16
+    h = top + len(rs) * (bar_h + gap) + 46
+    vmax = max(2.0, max(v for *_, v, _ in rs) * 1.05)
+    scale = area / vmax
 
     def x(v):
-        return left + v * scale
+        return left + min(v, vmax) * scale
 
     e = html.escape
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
            f'font-family="sans-serif" font-size="12">',
            f'<rect width="{w}" height="{h}" fill="white"/>',
            f'<text x="{w / 2}" y="22" text-anchor="middle" font-size="16" font-weight="bold">'
-           f'hotwrap benchmarks — share of each goal used (≤ 1 meets it)</text>',
+           f'hotwrap benchmarks: share of each goal used (≤ 1 meets it)</text>',
            f'<text x="{w / 2}" y="42" text-anchor="middle" fill="#555">commit {e(r.get("commit", "?"))}, '
-           f'{e(r.get("date", ""))}, {e(r.get("cpus", "?"))} CPUs, load {e(r.get("load_start", "?"))}</text>']
+           f'{e(r.get("date", ""))}, {e(r.get("cpus", "?"))} CPUs, load {e(r.get("load_start", "?"))}, '
+           f'interleaved medians</text>']
+    step = 0.25 if vmax <= 2.5 else 0.5
     t = 0.0
     while t <= vmax + 1e-9:
-        out.append(f'<line x1="{x(t):.1f}" y1="{top - 8}" x2="{x(t):.1f}" y2="{h - 40}" stroke="#eee"/>')
-        out.append(f'<text x="{x(t):.1f}" y="{h - 26}" text-anchor="middle" fill="#555">{t:.1f}</text>')
-        t += 0.25 if vmax <= 2.5 else 0.5
+        out.append(f'<line x1="{x(t):.1f}" y1="{top - 8}" x2="{x(t):.1f}" y2="{h - 36}" stroke="#eee"/>')
+        out.append(f'<text x="{x(t):.1f}" y="{h - 22}" text-anchor="middle" fill="#555">{t:g}</text>')
+        t += step
     for i, (n, what, hw, base, ratio, goal, v, ok) in enumerate(rs):
         y = top + i * (bar_h + gap)
-        label = what if len(what) <= 48 else what[:46] + "…"
-        out.append(f'<text x="{left - 8}" y="{y + bar_h / 2 + 4}" text-anchor="end">{e(n + ". " + label)}</text>')
+        mid = y + bar_h / 2 + 4
+        out.append(f'<text x="{left - 8}" y="{mid}" text-anchor="end">{e(n + ". " + SHORT.get(n, what))}</text>')
         color = "#3a9a4a" if ok else "#d0453a"
-        out.append(f'<rect x="{left}" y="{y}" width="{max(v, 0.002) * scale:.1f}" height="{bar_h}" fill="{color}"/>')
-        fig = hw if ratio in ("—", "") or "floor" in ratio else f"{ratio} ({hw} vs {base.split(' (')[0]})"
-        text = f"{fig}, goal {goal}: {'PASS' if ok else 'MISS'}"
-        tx = x(v) + 6
-        anchor = "start"
-        if tx > w - 260:
-            tx, anchor = x(v) - 6, "end"
-        fill = "#222" if anchor == "start" else "white"
-        out.append(f'<text x="{tx:.1f}" y="{y + bar_h / 2 + 4}" text-anchor="{anchor}" fill="{fill}">{e(text)}</text>')
-    out.append(f'<line x1="{x(1):.1f}" y1="{top - 12}" x2="{x(1):.1f}" y2="{h - 40}" stroke="#000" '
+        out.append(f'<rect x="{left}" y="{y}" width="{max(min(v, vmax), 0.002) * scale:.1f}" '
+                   f'height="{bar_h}" fill="{color}"/>')
+        other = base.split(" (")[0]
+        if ratio.endswith("×") and other != "—":
+            fig = f"{ratio}: {hw} vs {other}"
+        elif other != "—":
+            fig = f"{hw} (floor {other})"
+        else:
+            fig = hw
+        out.append(f'<text x="{left + area + 16}" y="{mid}">{e(fig)}, goal {e(goal)}</text>')
+        out.append(f'<text x="{w - 12}" y="{mid}" text-anchor="end" font-weight="bold" fill="{color}">'
+                   f'{"PASS" if ok else "MISS"}</text>')
+    out.append(f'<line x1="{x(1):.1f}" y1="{top - 12}" x2="{x(1):.1f}" y2="{h - 36}" stroke="#000" '
                f'stroke-dasharray="5,3"/>')
-    out.append(f'<text x="{x(1) + 4:.1f}" y="{top - 14}" fill="#000">goal</text>')
-    out.append(f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle" fill="#555">measured / goal '
+    out.append(f'<text x="{x(1):.1f}" y="{top - 14}" text-anchor="middle">goal</text>')
+    out.append(f'<text x="{left + area / 2}" y="{h - 6}" text-anchor="middle" fill="#555">measured / goal '
                f'(row 2: goal / measured)</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -213,14 +237,19 @@ def main():
         f"(head + the one chunk in one write, the zero chunk in a second), and the whole response is "
         f"read and checked. Baseline: posix_spawnp of `cat` with stdin/stdout pipes, write the body, "
         f"close, read to EOF, waitpid, in the same process. {r['lat_batches']} batches × "
-        f"{r['lat_calls']} calls per side, sides alternating order per batch after 50 warm-up calls; "
-        f"the figure per side is the median of the batch medians, the ratio the median of the per-batch "
-        f"ratios.",
+        f"{r['lat_calls']} calls per side (short batches: the load of a shared machine changes fast), "
+        f"the sides alternating their order per batch, after 50 warm-up calls; the figure per side is "
+        f"the median of the batch medians, the ratio the median of the per-batch ratios. The null "
+        f"server (`bench/null_server.c`, same framing, no command) is a third side: the client's and "
+        f"the socket's share of each call.",
         f"2. `client stream`: one call carrying {r['stream_mib']} MiB in {int(num(r, 'stream_chunk')) // 1024} KiB "
         f"chunks from a writer thread while the main thread reads the chunked response (hotwrap's "
         f"default 1 MiB buffer is exceeded, so it streams). Baseline: `head -c {r['stream_mib']}M /dev/zero "
-        f"| cat | cat > /dev/null` run by `sh -c`. {r['stream_reps']} repetitions per side, interleaved; "
-        f"median of the per-repetition ratios.",
+        f"| cat | cat > /dev/null` run by `sh -c`. {r['stream_reps']} pairs run back to back, the order "
+        f"alternating; figures are medians, the ratio the median of the per-pair ratios. CPU seconds: "
+        f"getrusage of the client and of the pipeline, /proc/<pid>/stat of hotwrap (its own, and its "
+        f"reaped children's: the cats). Then the same call against the null server: the client's "
+        f"ceiling.",
         "3. VmHWM from /proc/<pid>/status of the instance that served only the streaming calls, read "
         "just before it is stopped.",
         "4. A fresh instance serves 50 calls (cat, 1 KiB) on one connection, which is then closed; VmRSS "

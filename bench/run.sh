@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hotwrap benchmarks: every figure as a ratio to a baseline measured in the same run (interleaved,
-# repeated, medians), or as a bound. Prints a table and writes bench/results.md and
-# bench/results.svg.
+# repeated, medians), or as a bound. Prints a table and writes bench/results.md, bench/results.svg
+# and the raw figures, bench/results.env.
 #
 #   bench/run.sh                     builds the static release binary in build-bench/ and measures it
 #   HOTWRAP_BIN=/path bench/run.sh   measures that binary instead (it must be the static release one)
@@ -13,10 +13,11 @@ BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 
 # Sizes of the runs (override from the environment to experiment; the defaults take ~1.5 min).
-LAT_BATCHES=${LAT_BATCHES:-10}   # row 1: batches per side, interleaved
-LAT_CALLS=${LAT_CALLS:-200}      # row 1: calls per batch
+LAT_BATCHES=${LAT_BATCHES:-40}   # row 1: batches per side, interleaved (short: the load changes fast)
+LAT_CALLS=${LAT_CALLS:-50}       # row 1: calls per batch
 STREAM_MIB=${STREAM_MIB:-512}    # row 2: body size
-STREAM_REPS=${STREAM_REPS:-7}    # row 2: repetitions per side, interleaved
+STREAM_REPS=${STREAM_REPS:-11}   # row 2: pairs (hotwrap, pipeline) back to back, order alternating
+STREAM_NULL_REPS=${STREAM_NULL_REPS:-3}  # row 2 check: the same call against the null server
 STREAM_CHUNK=${STREAM_CHUNK:-32768}  # row 2: request chunk size (Go's io.Copy buffer)
 STARTS=${STARTS:-15}             # row 6
 PRE_CALLS=${PRE_CALLS:-20}       # row 7: calls per side, interleaved
@@ -123,10 +124,10 @@ start_hotwrap lat -- cat
 stop "$hw_pid"
 
 # ---- 2-3. streaming, peak RSS --------------------------------------------------------------------
-log "2. ${STREAM_MIB} MiB through cat in one call, $STREAM_REPS reps per side (hotwrap | pipeline | null server)"
+log "2. ${STREAM_MIB} MiB through cat in one call, $STREAM_REPS pairs (hotwrap | pipeline), then the null server"
 start_hotwrap stream -- cat
 "$WORK/client" stream "$WORK/stream/lsnr.sock" "$WORK/null.sock" $((STREAM_MIB << 20)) "$STREAM_REPS" \
-  "$STREAM_CHUNK" >>"$R"
+  "$STREAM_CHUNK" "$STREAM_NULL_REPS" >>"$R"
 put stream_hwm_kib "$(kib "$hw_pid" VmHWM)"
 # CPU of the streaming calls: hotwrap's own (utime+stime) and its reaped children's (the cats).
 read -r -a st <"/proc/$hw_pid/stat"
@@ -189,4 +190,5 @@ if grep -q -E 'hotwrap: (warn|error)' "$WORK"/*.log; then
   grep -h -E 'hotwrap: (warn|error)' "$WORK"/*.log | sort | uniq -c | head -20 >&2
 fi
 
+cp "$R" "$BENCH/results.env"  # the raw figures
 python3 "$BENCH/report.py" "$R" "$BENCH/results.md" "$BENCH/results.svg"
