@@ -81,6 +81,10 @@ Runner::Runner(Loop& loop, Reaper& reaper, const Config& config, const char* con
       }) {
   for (const std::string& a : config_.command) argv_.push_back(const_cast<char*>(a.c_str()));
   argv_.push_back(nullptr);
+  // PATH is looked up once: the container's PATH does not change between calls. Should the file
+  // go away later, each call reports ENOENT like any failure to start.
+  auto exe = find_executable(config_.command.front(), std::getenv("PATH"));
+  exe_ = exe ? *exe : config_.command.front();
   for (const char* const* e = base_env; e != nullptr && *e != nullptr; ++e) {
     std::string_view kv = *e;
     if (kv.starts_with("FN_LOGFRAME_NAME=")) logframe_name_ = kv.substr(17);
@@ -121,7 +125,7 @@ void Runner::refill() {
                    std::to_string(::getpid()) + "-" + std::to_string(++warm_seq_) + ".env";
   env_.clear();
   env_.add("FN_CALL_ENV_FILE", warm_env_file_);
-  auto child = spawn_command(argv_.data(), env_.envp(), StdioPlan{});
+  auto child = spawn_command(exe_.c_str(), argv_.data(), env_.envp(), StdioPlan{});
   env_.clear();
   if (!child) {
     // Not fatal: the next call spawns the usual way and reports the error if it persists.
@@ -167,7 +171,7 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, std::string& env_file)
     }
     discard_warm(dead ? "had exited" : "could not be given its call's environment");
   }
-  return spawn_command(argv_.data(), env_.envp(), plan);
+  return spawn_command(exe_.c_str(), argv_.data(), env_.envp(), plan);
 }
 
 void Runner::write_log_frame(std::string_view value, bool to_stdout) const {

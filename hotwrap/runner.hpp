@@ -167,6 +167,7 @@ class Runner final : private ExitListener {
   const Config& config_;
   CallEnv env_;
   std::vector<char*> argv_;
+  std::string exe_;  // argv[0] looked up in PATH
   std::string logframe_name_;
   std::string logframe_hdr_;
   size_t running_ = 0;

@@ -43,7 +43,8 @@ void capture_inherited_signal_state() {
   sigaddset(&g_reset_to_default, SIGPIPE);
 }
 
-Result<Child> spawn_command(char* const* argv, char* const* envp, StdioPlan plan) {
+Result<Child> spawn_command(const char* path, char* const* argv, char* const* envp,
+                            StdioPlan plan) {
   Child child;
   // The child's ends are closed here once it has them; ours stay in `child`.
   UniqueFd child_in, child_out, child_err;
@@ -82,8 +83,8 @@ Result<Child> spawn_command(char* const* argv, char* const* envp, StdioPlan plan
   posix_spawnattr_setflags(&sa.attr,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  int err = ::posix_spawnp(&pid, argv[0], &sa.actions, &sa.attr, argv, envp);
-  if (err != 0) return sys_fail("posix_spawnp", err);
+  int err = ::posix_spawn(&pid, path, &sa.actions, &sa.attr, argv, envp);
+  if (err != 0) return sys_fail("posix_spawn", err);
   child.pid = pid;
   return child;
 }

@@ -1,4 +1,4 @@
-// Spawning the wrapped command: posix_spawnp, no shell, its own process group, clean signals.
+// Spawning the wrapped command: posix_spawn, no shell, its own process group, clean signals.
 #pragma once
 
 #include <sys/types.h>
@@ -33,10 +33,11 @@ struct Child {
 // survives exec, so every child gets those (and SIGPIPE, which hotwrap ignores) reset to default.
 void capture_inherited_signal_state();
 
-// Spawns argv (null-terminated; PATH lookup for argv[0]) with envp, in a new process group, with an
-// empty signal mask and default dispositions. posix_spawn returns its error (ENOENT, EACCES,
-// EAGAIN...) rather than setting errno; it is carried in the SysError.
-Result<Child> spawn_command(char* const* argv, char* const* envp, StdioPlan plan);
+// Spawns the program at `path` (already looked up: see find_executable) with argv (null-terminated)
+// and envp, in a new process group, with an empty signal mask and default dispositions. posix_spawn
+// returns its error (ENOENT, EACCES, EAGAIN...) rather than setting errno; it is carried in the
+// SysError.
+Result<Child> spawn_command(const char* path, char* const* argv, char* const* envp, StdioPlan plan);
 
 // Finds `name` as posix_spawnp would (PATH, or as given when it contains '/').
 // Errors: ENOENT when nowhere, EACCES when found but not executable.
