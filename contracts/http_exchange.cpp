@@ -46,7 +46,8 @@ HttpExchange::HttpExchange(Runner& runner, Owner& owner, int in_fd, int out_fd, 
 HttpExchange::~HttpExchange() = default;  // call_ goes first: kills a call still running
 
 void HttpExchange::end_if_idle() {
-  if (idle()) end(End::Clean);
+  // A response may still be queued for a slow reader: it goes out first.
+  if (idle()) end_after_flush(End::Clean);
 }
 
 void HttpExchange::end(End how, int err) {

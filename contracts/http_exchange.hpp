@@ -73,7 +73,7 @@ class HttpExchange final : private CallHandler {
   HttpExchange(const HttpExchange&) = delete;
   HttpExchange& operator=(const HttpExchange&) = delete;
 
-  // Ends the exchange now unless a request is in progress (shutdown).
+  // Ends the exchange (once queued output is written) unless a request is in progress.
   void end_if_idle();
   bool ended() const { return ended_; }
   bool idle() const { return !in_request_ && !parser_.in_message(); }

@@ -1,0 +1,133 @@
+// Fn's legacy json format: JSON request objects back to back on stdin, one JSON response object
+// per call (and a newline) on stdout. The pure parts live here so that unit tests and fuzzers
+// reach them without a loop or a process: the frame splitter, the request mapping and the
+// response encoding.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hotwrap/deadline.hpp"
+#include "hotwrap/env.hpp"
+#include "hotwrap/http.hpp"
+
+namespace hotwrap {
+
+// Splits a byte stream into JSON objects sent back to back (`{..}{..}`, whitespace between them
+// optional) without parsing them: only string, escape and nesting state is tracked, so a frame
+// boundary is found in one pass over arbitrary read splits. Each frame is parsed on its own
+// afterwards; a frame that is not valid JSON inside still has a known end.
+class JsonFrameSplitter {
+ public:
+  enum class Error {
+    None,
+    // Between frames, a byte that is neither JSON whitespace nor '{'. Fatal: with no frame
+    // boundary to resume from, nothing after it can be trusted.
+    NotAnObject,
+    // The frame passed the size limit. Not fatal: it is skipped to its end (its bytes are not
+    // kept) and reported as a frame with frame_error() == TooLarge.
+    TooLarge,
+    // finish(): the input ended inside a frame.
+    Truncated,
+  };
+
+  struct Step {
+    size_t consumed = 0;  // bytes of the input used; a step stops right after a frame's last byte
+    bool frame = false;   // a frame ended: frame(), frame_error(), frame_offset() describe it
+    bool fatal = false;   // error() and error_message() say why; nothing more can be split
+  };
+
+  explicit JsonFrameSplitter(uint64_t max_frame_bytes);
+
+  Step feed(std::string_view in);
+  // The input ended: true when it ended between frames; false (Truncated) inside one.
+  bool finish();
+
+  // The frame the last Step ended (empty for a TooLarge frame); valid until the next feed().
+  std::string_view frame() const { return frame_; }
+  Error frame_error() const { return frame_error_; }
+  // Where the last (or current) frame began, in bytes since the start of the stream.
+  uint64_t frame_offset() const { return frame_offset_; }
+
+  Error error() const { return error_; }
+  uint64_t error_offset() const { return error_offset_; }
+  // One line naming the problem and its byte offset, for frame_error() or error().
+  std::string error_message() const;
+
+  uint64_t offset() const { return offset_; }  // bytes consumed so far
+  bool in_frame() const { return state_ != State::Between; }
+
+ private:
+  enum class State { Between, Object, String, Escape };
+  uint64_t max_frame_bytes_;
+  State state_ = State::Between;
+  uint64_t depth_ = 0;
+  uint64_t offset_ = 0;
+  uint64_t frame_offset_ = 0;
+  uint64_t frame_bytes_ = 0;
+  std::string frame_;
+  Error frame_error_ = Error::None;
+  Error error_ = Error::None;
+  uint64_t error_offset_ = 0;
+  unsigned char bad_byte_ = 0;
+};
+
+// The largest frame accepted: room for a body of HOTWRAP_MAX_BODY_BYTES fully escaped (\u00XX is
+// six bytes a byte) plus headers; 64 MiB when the body is unlimited, since a json request must be
+// held whole.
+uint64_t json_frame_limit(uint64_t max_body_bytes, uint64_t max_header_bytes);
+
+// One call decoded from a frame.
+struct JsonCall {
+  std::string id;
+  std::optional<WallTime> deadline;
+  std::string body;
+  bool trigger = false;        // Fn-Intent: httprequest among the headers
+  std::string logframe_value;  // the value of the FN_LOGFRAME_HDR header, if asked for
+};
+
+// Why a frame is refused: the status of the error response, and one line for it and the log.
+struct JsonRefusal {
+  int status;
+  std::string message;
+};
+
+// Parses one frame (never throws) and maps it onto the call's environment, which it clears
+// first: call_id → FN_CALL_ID, deadline → FN_DEADLINE, content_type → FN_CONTENT_TYPE,
+// protocol.method → FN_METHOD, protocol.request_url → FN_REQUEST_URL, protocol.headers through
+// CallEnv::add_header as http-stream maps them (Fn-Http-H-X → FN_HTTP_H_X, ...), each value of a
+// header joined with ", ". A field present with the wrong type refuses the frame (502), and so
+// does a body over `max_body_bytes` (413; 0: no limit). `frame_offset` is for messages.
+std::expected<JsonCall, JsonRefusal> map_json_request(std::string_view frame, uint64_t frame_offset,
+                                                      CallEnv& env, std::string_view logframe_hdr,
+                                                      uint64_t max_body_bytes);
+
+// Encodes bytes as the inside of a JSON string, incrementally: a UTF-8 sequence cut by a chunk
+// boundary is held for the next chunk, and invalid UTF-8 becomes U+FFFD (as Fn itself delivers
+// bodies), so the result is always valid JSON and does not depend on how the bytes were split.
+class JsonStringEncoder {
+ public:
+  void append(std::string_view bytes, std::string& out);
+  // The end of the string: a sequence still held is incomplete and becomes U+FFFD.
+  void finish(std::string& out);
+
+ private:
+  void encode(std::string_view bytes, std::string& out);
+  std::string held_;
+};
+
+// A response is `{"body":"` + the encoded body + json_response_tail(...): key order is free in
+// JSON, so the status can follow a body that has already been streamed.
+inline constexpr std::string_view kJsonResponseHead = "{\"body\":\"";
+// `","content_type":...,"protocol":{"status_code":N,"headers":{"Name":["v"],...}}}` + "\n".
+std::string json_response_tail(int status, std::string_view content_type,
+                               const std::vector<Header>& headers);
+// A whole response with `body` (raw bytes) as its body.
+std::string json_response(std::string_view body, int status, std::string_view content_type,
+                          const std::vector<Header>& headers);
+
+}  // namespace hotwrap

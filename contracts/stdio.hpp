@@ -1,0 +1,30 @@
+// hotwrap's own stdin and stdout as the transport of a hot legacy format (json, http).
+#pragma once
+
+#include <expected>
+#include <string>
+
+namespace hotwrap {
+
+// Makes stdin and stdout non-blocking for as long as it lives (the loop must never wait on them)
+// and puts their original flags back when destroyed: the flags belong to open file descriptions
+// hotwrap shares with whoever started it, a shell's terminal for one.
+class StdioNonBlocking {
+ public:
+  StdioNonBlocking() = default;
+  ~StdioNonBlocking();
+  StdioNonBlocking(const StdioNonBlocking&) = delete;
+  StdioNonBlocking& operator=(const StdioNonBlocking&) = delete;
+
+  // A failure is a start-up error line.
+  std::expected<void, std::string> apply();
+
+ private:
+  int saved_[2] = {-1, -1};  // original flags of fd 0 and 1; -1: untouched
+};
+
+// Exit codes of the hot stdio formats.
+inline constexpr int kExitStreamOk = 0;      // input ended between calls, every call answered
+inline constexpr int kExitStreamBroken = 1;  // bad or truncated input, or stdin/stdout failed
+
+}  // namespace hotwrap
