@@ -4,6 +4,7 @@
 
 #include <expected>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "hotwrap/runner.hpp"
@@ -25,5 +26,14 @@ std::expected<std::unique_ptr<Contract>, std::string> select_contract(
 
 // Fn http-stream: HTTP/1.1 on the unix socket named by FN_LISTENER.
 std::unique_ptr<Contract> make_http_stream_contract(Runner& runner, std::string listener);
+
+// Fn's legacy hot formats over hotwrap's stdin/stdout: JSON objects (json) or HTTP/1.1 (http).
+std::unique_ptr<Contract> make_json_contract(Runner& runner);
+std::unique_ptr<Contract> make_http_contract(Runner& runner);
+
+// Fn's legacy cold format: the command runs once on hotwrap's own stdio; FN_CALL_ID and
+// FN_DEADLINE (RFC 3339, enforced when given) come from the container's environment.
+std::unique_ptr<Contract> make_default_contract(Runner& runner, std::string call_id,
+                                                std::optional<std::string> deadline);
 
 }  // namespace hotwrap
