@@ -25,8 +25,16 @@ def num(r, k):
     return float(r[k])
 
 
+def verdict(median_ok, robust_ok=None):
+    """PASS needs the median and, where there is one, the least-disturbed figure (10th percentile
+    or best of N) to meet the goal: on a shared machine other load can favour either side."""
+    if robust_ok is None or robust_ok == median_ok:
+        return "PASS" if median_ok else "MISS"
+    return "MISS (median only meets it)" if median_ok else "MISS (least-disturbed only meets it)"
+
+
 def rows(r):
-    """Each row: (n, measure, hotwrap, baseline, ratio text, goal text, value/goal, pass)."""
+    """Each row: (n, measure, hotwrap, baseline, ratio text, goal text, value/goal, verdict)."""
     out = []
 
     lat_ratio = num(r, "lat_ratio")
@@ -34,45 +42,48 @@ def rows(r):
         "1", f"Per-call latency: cat, {int(num(r, 'lat_body'))} B body, one kept-alive connection, chunked",
         f"{num(r, 'lat_hotwrap_us'):.0f} µs",
         f"{num(r, 'lat_bare_us'):.0f} µs (posix_spawn+pipes+waitpid)",
-        f"{lat_ratio:.3f}×", "≤ 1.15×", lat_ratio / 1.15, lat_ratio <= 1.15))
+        f"{lat_ratio:.3f}× (p10: {num(r, 'lat_p10_ratio'):.3f}×)", "≤ 1.15×", lat_ratio / 1.15,
+        verdict(lat_ratio <= 1.15, num(r, "lat_p10_ratio") <= 1.15)))
 
     s_ratio = num(r, "stream_ratio")
     out.append((
         "2", f"{r['stream_mib']} MiB through cat in one call (chunked both ways)",
         f"{num(r, 'stream_hotwrap_mibs'):.0f} MiB/s",
         f"{num(r, 'stream_pipeline_mibs'):.0f} MiB/s (head | cat | cat)",
-        f"{s_ratio:.3f}×", "≥ 0.70×", 0.70 / s_ratio if s_ratio > 0 else 99, s_ratio >= 0.70))
+        f"{s_ratio:.3f}× (best of {r['stream_reps']}: {num(r, 'stream_best_ratio'):.3f}×)", "≥ 0.70×",
+        0.70 / s_ratio if s_ratio > 0 else 99, verdict(s_ratio >= 0.70, num(r, "stream_best_ratio") >= 0.70)))
 
     hwm = num(r, "stream_hwm_kib") / 1024
     out.append((
         "3", f"Peak RSS (VmHWM) of hotwrap during the {r['stream_mib']} MiB call",
-        f"{hwm:.2f} MiB", "—", "—", "≤ 16 MiB", hwm / 16, hwm <= 16))
+        f"{hwm:.2f} MiB", "—", "—", "≤ 16 MiB", hwm / 16, verdict(hwm <= 16)))
 
     idle = num(r, "idle_rss_kib") / 1024
     floor_rss = num(r, "floor_rss_kib") / 1024
     out.append((
         "4", "RSS (VmRSS) of hotwrap after 50 calls, idle",
         f"{idle:.2f} MiB", f"{floor_rss:.2f} MiB (floor: static glibc + libevent_core, event base)",
-        f"{idle / floor_rss:.2f}× floor", "≤ 1.5 MiB", idle / 1.5, idle <= 1.5))
+        f"{idle / floor_rss:.2f}× floor", "≤ 1.5 MiB", idle / 1.5, verdict(idle <= 1.5)))
 
     size = num(r, "size_bytes")
     fsize = num(r, "floor_size_bytes")
     out.append((
         "5", "Stripped static binary size" + ("" if r.get("stripped") == "yes" else " (NOT stripped)"),
         f"{size / MIB:.3f} MiB ({int(size)} B)", f"{fsize / MIB:.3f} MiB ({int(fsize)} B) (floor)",
-        f"{size / fsize:.2f}× floor", "≤ 1.25 MiB", size / (1.25 * MIB), size <= 1.25 * MIB))
+        f"{size / fsize:.2f}× floor", "≤ 1.25 MiB", size / (1.25 * MIB), verdict(size <= 1.25 * MIB)))
 
     st = num(r, "start_hotwrap_us")
     out.append((
         "6", f"exec of hotwrap → lsnr.sock created (median of {r['start_runs']})",
         f"{st / 1000:.3f} ms", f"{num(r, 'start_floor_us') / 1000:.3f} ms (floor: spawn → exit)",
-        f"+{(st - num(r, 'start_floor_us')) / 1000:.3f} ms over floor", "≤ 1 ms", st / 1000, st <= 1000))
+        f"+{(st - num(r, 'start_floor_us')) / 1000:.3f} ms over floor", "≤ 1 ms", st / 1000, verdict(st <= 1000)))
 
     p_ratio = num(r, "pre_ratio")
     out.append((
         "7", f"node func.js call after {r['pre_sleep_ms']} ms idle: HOTWRAP_PRESPAWN=1 vs spawn per call",
         f"{num(r, 'pre_hot_ms'):.2f} ms", f"{num(r, 'pre_cold_ms'):.2f} ms (hotwrap, spawn per call)",
-        f"{p_ratio:.3f}×", "≤ 0.10×", p_ratio / 0.10, p_ratio <= 0.10))
+        f"{p_ratio:.3f}× (p10: {num(r, 'pre_p10_ratio'):.3f}×)", "≤ 0.10×", p_ratio / 0.10,
+        verdict(p_ratio <= 0.10, num(r, "pre_p10_ratio") <= 0.10)))
     return out
 
 
@@ -81,14 +92,14 @@ def table_md(rs):
              "|---|---|---|---|---|---|---|"]
     for n, what, hw, base, ratio, goal, _, ok in rs:
         cells = [c.replace("|", "\\|") for c in (n, what, hw, base, ratio, goal)]
-        lines.append("| " + " | ".join(cells) + f" | {'PASS' if ok else '**MISS**'} |")
+        lines.append("| " + " | ".join(cells) + f" | {ok if ok == 'PASS' else '**' + ok + '**'} |")
     return "\n".join(lines)
 
 
 def table_text(rs):
     cols = [("#", 1), ("measure", 0), ("hotwrap", 0), ("baseline / floor", 0), ("ratio", 0), ("goal", 0),
             ("result", 0)]
-    cells = [[n, what, hw, base, ratio, goal, "PASS" if ok else "MISS"]
+    cells = [[n, what, hw, base, ratio, goal, ok]
              for n, what, hw, base, ratio, goal, _, ok in rs]
     widths = [max(len(c[0]), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     widths[1] = min(widths[1], 60)
@@ -150,7 +161,7 @@ SHORT = {
 def svg(rs, r):
     """Horizontal bars: the share of each goal used (≤ 1 meets it); for the ≥ goal of row 2 the
     share is goal / measured. The figures are in a column on the right."""
-    w, left, area, top, bar_h, gap = 1060, 220, 420, 70, 26, 16
+    w, left, area, top, bar_h, gap = 1180, 220, 420, 70, 26, 16
     h = top + len(rs) * (bar_h + gap) + 46
     vmax = max(2.0, max(v for *_, v, _ in rs) * 1.05)
     scale = area / vmax
@@ -173,28 +184,34 @@ def svg(rs, r):
         out.append(f'<line x1="{x(t):.1f}" y1="{top - 8}" x2="{x(t):.1f}" y2="{h - 36}" stroke="#eee"/>')
         out.append(f'<text x="{x(t):.1f}" y="{h - 22}" text-anchor="middle" fill="#555">{t:g}</text>')
         t += step
+    # The least-disturbed figure of the rows that have one, as a marker on the bar.
+    robust = {"1": num(r, "lat_p10_ratio") / 1.15, "2": 0.70 / max(num(r, "stream_best_ratio"), 1e-9),
+              "7": num(r, "pre_p10_ratio") / 0.10}
     for i, (n, what, hw, base, ratio, goal, v, ok) in enumerate(rs):
         y = top + i * (bar_h + gap)
         mid = y + bar_h / 2 + 4
         out.append(f'<text x="{left - 8}" y="{mid}" text-anchor="end">{e(n + ". " + SHORT.get(n, what))}</text>')
-        color = "#3a9a4a" if ok else "#d0453a"
+        color = "#3a9a4a" if ok == "PASS" else "#d0453a"
         out.append(f'<rect x="{left}" y="{y}" width="{max(min(v, vmax), 0.002) * scale:.1f}" '
                    f'height="{bar_h}" fill="{color}"/>')
+        if n in robust:
+            mx, my = x(robust[n]), y + bar_h / 2
+            out.append(f'<path d="M{mx:.1f},{my - 8:.1f} l6,8 l-6,8 l-6,-8 z" fill="#111"/>')
         other = base.split(" (")[0]
-        if ratio.endswith("×") and other != "—":
-            fig = f"{ratio}: {hw} vs {other}"
+        if "×" in ratio and "floor" not in ratio and other != "—":
+            fig = f"{ratio.replace(' of ' + r.get('stream_reps', ''), '')}: {hw} vs {other}"
         elif other != "—":
             fig = f"{hw} (floor {other})"
         else:
             fig = hw
         out.append(f'<text x="{left + area + 16}" y="{mid}">{e(fig)}, goal {e(goal)}</text>')
         out.append(f'<text x="{w - 12}" y="{mid}" text-anchor="end" font-weight="bold" fill="{color}">'
-                   f'{"PASS" if ok else "MISS"}</text>')
+                   f'{"PASS" if ok == "PASS" else "MISS"}</text>')
     out.append(f'<line x1="{x(1):.1f}" y1="{top - 12}" x2="{x(1):.1f}" y2="{h - 36}" stroke="#000" '
                f'stroke-dasharray="5,3"/>')
     out.append(f'<text x="{x(1):.1f}" y="{top - 14}" text-anchor="middle">goal</text>')
-    out.append(f'<text x="{left + area / 2}" y="{h - 6}" text-anchor="middle" fill="#555">measured / goal '
-               f'(row 2: goal / measured)</text>')
+    out.append(f'<text x="{left + area / 2}" y="{h - 6}" text-anchor="middle" fill="#555">bar: median, '
+               f'◆: least disturbed (p10 / best of); measured / goal (row 2: goal / measured)</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -216,13 +233,18 @@ def main():
         "# hotwrap benchmarks",
         "",
         f"Generated by `bench/run.sh` on {r['date']} — commit `{r['commit']}`"
-        + (f" (+{r['dirty']} uncommitted source files)" if r.get("dirty", "0") != "0" else "")
+        + (f" (+{r['dirty']} uncommitted or untracked source files)" if r.get("dirty", "0") != "0" else "")
         + f", kernel {r['kernel']}, {r['cpus']} × {r['cpu_model']}, node {r['node']}.",
         f"Load average {r['load_start']} at the start, {r['load_end']} at the end; the run took "
         f"{r['runtime_s']} s. Every ratio compares two sides measured interleaved in the same run "
         "(medians); absolute times depend on the machine and its load.",
         "",
         table_md(rs),
+        "",
+        "Rows 1, 2 and 7 PASS only if both the median and the least-disturbed figure (in brackets: the "
+        "10th percentile, or the best of the repetitions) meet the goal: other load on a shared machine "
+        "can slow either side more than the other, so a verdict that holds for one of them only is "
+        "reported as a MISS that says which one met it.",
         "",
         "![share of each goal used](results.svg)",
         "",

@@ -81,7 +81,7 @@ R=$WORK/results.env
 put() { printf '%s=%s\n' "$1" "$2" >>"$R"; }
 put date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 put commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-put dirty "$(git -C "$ROOT" status --porcelain --untracked-files=no -- hotwrap contracts CMakeLists.txt cmake 2>/dev/null | wc -l)"
+put dirty "$(git -C "$ROOT" status --porcelain -- hotwrap contracts CMakeLists.txt cmake 2>/dev/null | wc -l)"
 put kernel "$(uname -r)"
 put cpus "$(nproc)"
 put cpu_model "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
