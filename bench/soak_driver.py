@@ -224,7 +224,12 @@ def expect(cond, what):
         raise Unexpected(what)
 
 
+ONLY = None  # --only KIND: every call of that kind (to find which kind a leak comes from)
+
+
 def kind_of(n):
+    if ONLY is not None:
+        return ONLY
     k = n % 100
     if k < 78:
         return "echo"
@@ -391,9 +396,13 @@ def main():
     ap.add_argument("--warmup", type=int, default=400)
     ap.add_argument("--max-seconds", type=float, default=3600)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", choices=["echo", "fail", "trigger-fail", "deadline", "large", "dc-head",
+                                       "dc-body", "dc-running", "dc-stream"],
+                    help="run only calls of this kind (the warm-up still runs the full mix)")
     ap.add_argument("binary")
     args = ap.parse_args()
     args.binary = os.path.abspath(args.binary)
+    global ONLY
     if args.calls < 1 or args.workers < 1:
         ap.error("--calls and --workers must be positive")
 
@@ -422,7 +431,7 @@ def main():
         while not os.path.islink(sock):
             if proc.poll() is not None or time.monotonic() > ready_by:
                 raise SystemExit("soak: hotwrap did not become ready (exit %s); log:\n%s"
-                                 % (proc.poll(), open(log_path, "rb").read()[-2000:].decode("replace")))
+                                 % (proc.poll(), open(log_path, "rb").read()[-2000:].decode("utf-8", "replace")))
             time.sleep(0.005)
         pid = proc.pid
 
@@ -435,6 +444,7 @@ def main():
         print("soak: before: fds %d, rss %d KiB, children %d, zombies %d (after %d warm-up calls)"
               % (fds0, rss0, kids0, zombies0, warm.done), flush=True)
 
+        ONLY = args.only
         t0 = time.monotonic()
         stats = run_calls(sock, list(range(args.calls)), args.workers, args.seed, stop_at)
         elapsed = time.monotonic() - t0
@@ -477,7 +487,7 @@ def main():
             proc.wait(timeout=10)
         log.close()
         if failures:
-            tail = open(log_path, "rb").read()[-3000:].decode("replace")
+            tail = open(log_path, "rb").read()[-3000:].decode("utf-8", "replace")
             print("soak: hotwrap's log (last lines):\n" + tail)
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
