@@ -125,11 +125,11 @@ def checks_md(r):
         f"| row 1, least disturbed: 10th percentile of all calls, hotwrap / bare | "
         f"{num(r, 'lat_hotwrap_us_p10'):.0f} / {num(r, 'lat_bare_us_p10'):.0f} µs = {num(r, 'lat_p10_ratio'):.3f}× |",
         f"| row 1 spread: per-batch ratio min / max | {num(r, 'lat_ratio_min'):.3f} / {num(r, 'lat_ratio_max'):.3f} |",
-        f"| row 2: CPU seconds per {r['stream_mib']} MiB call — hotwrap path: client {num(r, 'stream_cpu_client_s'):.2f} + "
-        f"hotwrap {num(r, 'stream_cpu_hotwrap_s'):.2f} + cat {num(r, 'stream_cpu_cat_s'):.2f} = "
-        f"{num(r, 'stream_cpu_client_s') + num(r, 'stream_cpu_hotwrap_s') + num(r, 'stream_cpu_cat_s'):.2f}; "
-        f"pipeline (sh, head, cat, cat) {num(r, 'stream_cpu_pipeline_s'):.2f} | "
-        f"on {r['cpus']} CPUs the copies bound the throughput |",
+        f"| row 2: CPU seconds per {r['stream_mib']} MiB call: client + hotwrap + cat vs the pipeline "
+        f"(sh, head, cat, cat) | {num(r, 'stream_cpu_client_s'):.2f} + {num(r, 'stream_cpu_hotwrap_s'):.2f} + "
+        f"{num(r, 'stream_cpu_cat_s'):.2f} = "
+        f"{num(r, 'stream_cpu_client_s') + num(r, 'stream_cpu_hotwrap_s') + num(r, 'stream_cpu_cat_s'):.2f} vs "
+        f"{num(r, 'stream_cpu_pipeline_s'):.2f} |",
         f"| row 2, least disturbed: best of {r['stream_reps']}, hotwrap / pipeline | "
         f"{num(r, 'stream_hotwrap_best_mibs'):.0f} / {num(r, 'stream_pipeline_best_mibs'):.0f} MiB/s = "
         f"{num(r, 'stream_best_ratio'):.3f}× |",
