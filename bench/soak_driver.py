@@ -165,12 +165,46 @@ class Conn:
         self.sock = None
 
     def open(self):
-        if self.sock is None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(CALL_TIMEOUT)
-            self.sock.connect(self.path)
-            self.sock.setblocking(False)
-        return self.sock
+        if self.sock is not None:
+            return self.sock
+        end = time.monotonic() + CALL_TIMEOUT
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            try:
+                sock.connect(self.path)
+                self.sock = sock
+                return sock
+            except BlockingIOError:
+                # The listen queue is full (callers that hung up faster than hotwrap accepts):
+                # a real caller's connect() would wait here too.
+                sock.close()
+                if time.monotonic() > end:
+                    raise Unexpected("connect: listen queue still full after %.0f s" % CALL_TIMEOUT)
+                time.sleep(0.001)
+
+    def hang_up(self):
+        """Half-closes and waits (bounded) until hotwrap closes its side: the handshake that it
+        noticed the caller leaving, killed what ran for it and released the connection."""
+        sock = self.sock
+        sock.shutdown(socket.SHUT_WR)
+        end = time.monotonic() + 10
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise Unexpected("hotwrap kept the connection open 10 s after the caller left")
+            r, _, _ = select.select([sock], [], [], left)
+            if not r:
+                continue
+            try:
+                if not sock.recv(1 << 20):
+                    break
+            except BlockingIOError:
+                continue
+            except ConnectionResetError:
+                break
+        self.close()
 
     def close(self):
         if self.sock is not None:
@@ -288,14 +322,12 @@ def one_call(conn, kind, rng):
         conn.close()
     elif kind == "dc-running":
         conn.send_only(request_head("sleep", "chunked") + chunked(b"zz"))
-        # Nothing comes back while the command sleeps; give hotwrap a moment to start it.
-        select.select([conn.sock], [], [], 0.02)
-        conn.close()
+        conn.hang_up()
     elif kind == "dc-stream":
         body = rng.randbytes(3 << 20)
         r = conn.exchange(request_head("echo", "chunked") + chunked(body), stop_after_body=(1 << 20) + 4096)
         expect(r.status == 200, "dc-stream: status %s" % r.status)
-        conn.close()
+        conn.hang_up()
     else:
         raise AssertionError(kind)
 
@@ -390,6 +422,7 @@ def settle(pid, timeout=15.0):
 
 
 def main():
+    global ONLY
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, required=True)
     ap.add_argument("--workers", type=int, default=4)
@@ -399,10 +432,11 @@ def main():
     ap.add_argument("--only", choices=["echo", "fail", "trigger-fail", "deadline", "large", "dc-head",
                                        "dc-body", "dc-running", "dc-stream"],
                     help="run only calls of this kind (the warm-up still runs the full mix)")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="add to hotwrap's environment (e.g. a HOTWRAP_ setting, GLIBC_TUNABLES)")
     ap.add_argument("binary")
     args = ap.parse_args()
     args.binary = os.path.abspath(args.binary)
-    global ONLY
     if args.calls < 1 or args.workers < 1:
         ap.error("--calls and --workers must be positive")
 
@@ -422,6 +456,11 @@ def main():
         "HOTWRAP_KILL_GRACE_MS": str(GRACE_MS),
         "HOTWRAP_SHUTDOWN_GRACE_MS": "2000",
     }
+    for kv in args.env:
+        name, eq, value = kv.partition("=")
+        if not eq:
+            ap.error("--env takes NAME=VALUE")
+        env[name] = value
     failures = []
     log = open(log_path, "wb")
     proc = subprocess.Popen([args.binary, "sh", "-c", COMMAND], env=env, stdin=subprocess.DEVNULL,
@@ -437,6 +476,12 @@ def main():
 
         # Warm-up: every kind of call, so that buffers, the loop and the allocator reach their
         # working size before the baseline is taken.
+        # First the peak: every worker streams large bodies at the same time.
+        global ONLY
+        ONLY = "large"
+        warm = run_calls(sock, list(range(3 * args.workers)), args.workers, args.seed + 2000, stop_at)
+        ONLY = None
+        failures += ["warm-up " + e for e in warm.errors[:10]]
         warm = run_calls(sock, list(range(args.warmup)), args.workers, args.seed + 1000, stop_at)
         if warm.errors:
             failures += ["warm-up " + e for e in warm.errors[:10]]
