@@ -41,7 +41,7 @@ using namespace e2e;
 
 namespace {
 
-// ---- small helpers -----------------------------------------------------------------------------
+// ---- small helpers ------------------------------------------------------------------------------
 
 bool path_exists(const std::string& p) {
   struct stat st{};
@@ -315,7 +315,7 @@ const std::string kRunning = "echo \"running $FN_CALL_ID\" >&2; ";
 
 }  // namespace
 
-// ---- the command -----------------------------------------------------------------------------
+// ---- the command --------------------------------------------------------------------------------
 
 TEST_CASE("faults: a command missing or not executable at start-up exits 127 / 126, naming it") {
   TempDir d;
@@ -557,8 +557,20 @@ TEST_CASE("faults: a double-forked daemon does not delay the reply or leak into 
   MESSAGE("escaped daemons still running under hotwrap: " << daemons.size());
 }
 
-// ---- the caller
-// ----------------------------------------------------------------------------------
+TEST_CASE("faults: a far-future Fn-Deadline runs the call (no overflow into 'already passed')") {
+  // Deadlines are microseconds since 1970 (int64); the system clock counts nanoseconds and
+  // overflows int64 after 2262-04-11. A deadline past that must still mean "not yet".
+  Server srv({"echo", "ran"});
+  Conn c = srv.connect();
+  for (std::string d : {"2200-01-01T00:00:00Z", "2263-01-01T00:00:00Z", "9999-12-31T23:59:59Z"}) {
+    Response r = c.call({.headers = {{"Fn-Deadline", d}}});
+    INFO("Fn-Deadline: " << d << "\n" << r);
+    CHECK(r.status == 200);
+    CHECK(r.body == "ran\n");
+  }
+}
+
+// ---- the caller ---------------------------------------------------------------------------------
 
 TEST_CASE("faults: the caller leaving at any stage leaves no process and no descriptor behind") {
   Server srv(
@@ -653,8 +665,7 @@ TEST_CASE("faults: SIGTERM at any stage exits 0, removes the socket files, leave
   if (c) CHECK(c->wait_closed(2000ms));
 }
 
-// ---- the surroundings
-// ----------------------------------------------------------------------------
+// ---- the surroundings ---------------------------------------------------------------------------
 
 TEST_CASE("faults: the socket directory removed while serving: the open connection still works") {
   Server srv({"cat"});
@@ -760,7 +771,7 @@ TEST_CASE(
   CHECK(r.body == "served again");
 }
 
-// ---- limits ------------------------------------------------------------------------------------
+// ---- limits -------------------------------------------------------------------------------------
 
 TEST_CASE("faults: requests over the limits get their status and a log line; others are served") {
   Server srv({"cat"}, {{"HOTWRAP_MAX_HEADER_BYTES", "1024"},
@@ -829,8 +840,7 @@ TEST_CASE("faults: connections over HOTWRAP_MAX_CONNECTIONS wait, are logged, th
   CHECK_FALSE(srv.exited());
 }
 
-// ---- security
-// ------------------------------------------------------------------------------------
+// ---- security -----------------------------------------------------------------------------------
 
 TEST_CASE("security: no request content reaches the command's argv") {
   Server srv({"/bin/sh", "-c", "tr '\\0' '\\n' < /proc/$$/cmdline", "sh", "fixed-arg"});
