@@ -34,6 +34,9 @@ Loop::Loop(EventBasePtr base)
     : base_(std::move(base)), scratch_(std::make_unique_for_overwrite<char[]>(kScratchSize)) {}
 
 int Loop::run() {
+  // A stop() before run() (a call that ended while main was still setting up, e.g. a command
+  // reaped by main's first reap()) would be lost: event_base_loop clears the break flag.
+  if (stopping_) return exit_code_;
   if (event_base_loop(base_.get(), 0) < 0) {
     log(Level::Error, {}, "event loop failed");
     return 1;

@@ -28,7 +28,7 @@ class Loop {
 
   event_base* base() const { return base_.get(); }
 
-  // Runs callbacks until stop(); returns the code given to stop().
+  // Runs callbacks until stop(); returns the code given to stop() (at once if it came first).
   int run();
   void stop(int exit_code);
   bool stopping() const { return stopping_; }
