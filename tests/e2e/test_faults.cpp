@@ -665,6 +665,34 @@ TEST_CASE("faults: SIGTERM at any stage exits 0, removes the socket files, leave
   if (c) CHECK(c->wait_closed(2000ms));
 }
 
+TEST_CASE("faults: SIGTERM leaves no child, not even a daemon that escaped its call's group") {
+  // The daemon leaves the call's process group on purpose, so the end of the call does not kill
+  // it; as child subreaper hotwrap inherits it. When hotwrap stops, nothing of the function may
+  // outlive it (outside a container nobody else would ever stop it).
+  TempDir d;
+  Server srv({"sh", "-c",
+              "(setsid sh -c 'touch \"$HANDSHAKE_DIR/up\"; exec sleep 30' &); "
+              "while [ ! -e \"$HANDSHAKE_DIR/up\" ]; do sleep 0.01; done; echo ok"},
+             {{"HANDSHAKE_DIR", d.path()}, {"HOTWRAP_SHUTDOWN_GRACE_MS", "500"}});
+  Conn c = srv.connect();
+  Response r = c.call({}, 10000ms);
+  INFO(r);
+  REQUIRE(r.status == 200);
+  std::vector<pid_t> tree;
+  REQUIRE(wait_until(
+      [&] {
+        tree = live_descendants(srv);
+        return !tree.empty();
+      },
+      3000ms));
+  srv.signal(SIGTERM);
+  check_exit_0(srv, 5000ms);
+  check_all_dead(tree);
+  for (pid_t p : tree) {
+    if (proc_alive(p)) ::kill(p, SIGKILL);  // not left running whatever the verdict
+  }
+}
+
 // ---- the surroundings ---------------------------------------------------------------------------
 
 TEST_CASE("faults: the socket directory removed while serving: the open connection still works") {
