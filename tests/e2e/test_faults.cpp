@@ -802,10 +802,10 @@ TEST_CASE(
 // ---- limits -------------------------------------------------------------------------------------
 
 TEST_CASE("faults: requests over the limits get their status and a log line; others are served") {
-  Server srv({"cat"}, {{"HOTWRAP_MAX_HEADER_BYTES", "1024"},
-                       {"HOTWRAP_MAX_HEADERS", "20"},
-                       {"HOTWRAP_MAX_URL_BYTES", "256"},
-                       {"HOTWRAP_MAX_BODY_BYTES", "1000"}});
+  Server srv({"sh", "-c", kRunning + "exec cat"}, {{"HOTWRAP_MAX_HEADER_BYTES", "1024"},
+                                                   {"HOTWRAP_MAX_HEADERS", "20"},
+                                                   {"HOTWRAP_MAX_URL_BYTES", "256"},
+                                                   {"HOTWRAP_MAX_BODY_BYTES", "1000"}});
   Conn bystander = srv.connect();
   REQUIRE(bystander.call({.body = "hi"}).status == 200);
   Request req;
@@ -827,13 +827,29 @@ TEST_CASE("faults: requests over the limits get their status and a log line; oth
     req.framing = Request::Framing::ContentLength;
     status = 413;
   }
-  SUBCASE("chunked body (the agent's framing): 413") {
+  SUBCASE("chunked body (the agent's framing), in the same write as the head: 413") {
     req.body = std::string(2000, 'b');
     req.chunk_size = 100;
     status = 413;
   }
+  bool after_start = false;
+  SUBCASE("chunked body streaming in after the call started: 413") {
+    after_start = true;
+    status = 413;
+  }
   Conn c = srv.connect();
-  Response r = c.call(req);
+  Response r;
+  if (after_start) {
+    // As the agent sends it: the head, then the caller's body as it comes. The limit is passed
+    // while the command already runs; the caller must still learn why.
+    std::string id = next_call_id();
+    REQUIRE(c.send_raw(raw_head(id, "Transfer-Encoding: chunked") + chunk(std::string(600, 'b'))));
+    REQUIRE(srv.wait_stderr("running " + id, 5000ms));
+    c.send_raw(chunk(std::string(600, 'b')) + "0\r\n\r\n");  // may fail: hotwrap may close
+    r = c.read_response(5000ms);
+  } else {
+    r = c.call(req);
+  }
   INFO(r);
   CHECK(r.status == status);
   CHECK(c.wait_closed(2000ms));
