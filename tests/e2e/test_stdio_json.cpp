@@ -304,3 +304,11 @@ TEST_CASE("json: SIGTERM lets the running call answer, then exit 0") {
   CHECK(next_response(p)["body"] == "done\n");
   check_exit(p, 0);
 }
+
+TEST_CASE("json: with HOTWRAP_PRESPAWN the call's variables are in FN_CALL_ENV_FILE") {
+  Proc p(json_format({"sh", "-c", "cat; . \"$FN_CALL_ENV_FILE\"; echo \" $FN_CALL_ID $FN_METHOD\""},
+                     {{"HOTWRAP_PRESPAWN", "1"}}));
+  REQUIRE(p.write(request("one", "pre-1") + request("two", "pre-2")));
+  CHECK(next_response(p)["body"] == "one pre-1 POST\n");
+  CHECK(next_response(p)["body"] == "two pre-2 POST\n");
+}
