@@ -104,8 +104,12 @@ void HttpFormat::on_signal(int signo) {
   }
   draining_ = true;
   runner_.stop_prespawn();
-  if (exchange_->idle()) {
-    exchange_->end_if_idle();
+  if (!exchange_ || exchange_->idle()) {
+    if (exchange_) {
+      exchange_->end_if_idle();
+    } else {
+      runner_.loop().stop(kExitStreamOk);
+    }
     return;
   }
   log(Level::Info, {}, "%s: answering the running call, then exiting", ::strsignal(signo));

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,8 +54,8 @@ class JsonFormat final : public Contract, private CallHandler {
   const Config& cfg_;
   const std::vector<Header> fdk_headers_;
   StdioNonBlocking stdio_;  // declared first: the flags come back after the streams are gone
-  std::optional<FdReader> reader_;
-  std::optional<FdWriter> writer_;
+  FdReader reader_;         // started by start(), once stdin is non-blocking
+  FdWriter writer_;
   JsonFrameSplitter splitter_;
   Timer next_;  // starts the next request outside the previous call's callbacks
   Timer shutdown_timer_;
@@ -78,6 +77,12 @@ JsonFormat::JsonFormat(Runner& runner)
     : runner_(runner),
       cfg_(runner.config()),
       fdk_headers_(fdk_headers(cfg_)),
+      reader_(
+          runner.loop(), STDIN_FILENO, [this](std::string_view b) { on_input(b); },
+          [this](int err) { on_input_end(err); }),
+      writer_(
+          runner.loop(), STDOUT_FILENO, [this] { on_drained(); },
+          [this](int err) { on_write_error(err); }),
       splitter_(json_frame_limit(cfg_.max_body_bytes, cfg_.max_header_bytes)),
       next_(runner.loop(), [this] { next_frame(); }),
       shutdown_timer_(runner.loop(), [this] {
@@ -93,13 +98,7 @@ JsonFormat::~JsonFormat() {
 
 std::expected<void, std::string> JsonFormat::start() {
   if (auto r = stdio_.apply(); !r) return std::unexpected(r.error());
-  Loop& loop = runner_.loop();
-  reader_.emplace(
-      loop, STDIN_FILENO, [this](std::string_view b) { on_input(b); },
-      [this](int err) { on_input_end(err); });
-  writer_.emplace(
-      loop, STDOUT_FILENO, [this] { on_drained(); }, [this](int err) { on_write_error(err); });
-  reader_->start();
+  reader_.start();
   runner_.enable_prespawn();
   return {};
 }
@@ -108,7 +107,7 @@ void JsonFormat::on_input(std::string_view bytes) {
   if (call_ || next_.active() || !pending_.empty()) {
     // One call at a time: what follows waits, in order, behind what arrived before it.
     pending_.append(bytes);
-    if (pending_.size() >= kPendingLimit) reader_->stop();
+    if (pending_.size() >= kPendingLimit) reader_.stop();
     return;
   }
   split(bytes);
@@ -183,19 +182,19 @@ void JsonFormat::refuse(int status, const std::string& message) {
   // The frame's end is known, so one error object answers it and the next frame is served.
   log(Level::Warn, {}, "%s", message.c_str());
   std::vector<Header> headers = fdk_headers_;
-  writer_->write(json_response("hotwrap: " + message + "\n", status, kTextPlain, headers));
+  writer_.write(json_response("hotwrap: " + message + "\n", status, kTextPlain, headers));
 }
 
 void JsonFormat::call_output(std::string_view bytes) {
   if (streaming_) {
     out_.clear();
     encoder_.append(bytes, out_);
-    writer_->write(out_);
+    writer_.write(out_);
   } else {
     body_.append(bytes);
     if (body_.size() > cfg_.buffer_bytes) start_streaming();
   }
-  if (writer_->queued() > kOutputHighWater && call_) {
+  if (writer_.queued() > kOutputHighWater && call_) {
     output_paused_ = true;
     call_->pause_output();
   }
@@ -207,7 +206,7 @@ void JsonFormat::start_streaming() {
   streaming_ = true;
   out_.assign(kJsonResponseHead);
   encoder_.append(body_, out_);
-  writer_->write(out_);
+  writer_.write(out_);
   body_.clear();
   body_.shrink_to_fit();
 }
@@ -226,11 +225,11 @@ void JsonFormat::call_finished(const Outcome& outcome) {
     out_.clear();
     encoder_.finish(out_);
     out_ += json_response_tail(v.status, cfg_.content_type, headers);
-    writer_->write(out_);
+    writer_.write(out_);
   } else if (v.output_is_body) {
-    writer_->write(json_response(body_, v.status, cfg_.content_type, headers));
+    writer_.write(json_response(body_, v.status, cfg_.content_type, headers));
   } else {
-    writer_->write(json_response(v.message, v.status, kTextPlain, headers));
+    writer_.write(json_response(v.message, v.status, kTextPlain, headers));
   }
   body_.clear();
   if (body_.capacity() > (64u << 10)) body_.shrink_to_fit();
@@ -247,7 +246,7 @@ void JsonFormat::next_frame() {
   if (stopping_) return;
   std::string rest = std::move(pending_);
   pending_.clear();
-  reader_->start();
+  reader_.start();
   split(rest);
   check_input_exhausted();
 }
@@ -275,10 +274,10 @@ void JsonFormat::stop(int code) {
   if (stopping_) return;
   stopping_ = true;
   exit_code_ = code;
-  if (reader_) reader_->stop();
+  reader_.stop();
   next_.stop();
   // The last responses may still be queued: the loop ends once they are written.
-  if (!writer_ || writer_->queued() == 0) runner_.loop().stop(code);
+  if (writer_.queued() == 0) runner_.loop().stop(code);
 }
 
 void JsonFormat::on_signal(int signo) {
@@ -296,7 +295,7 @@ void JsonFormat::on_signal(int signo) {
     return;
   }
   log(Level::Info, {}, "%s: answering the running call, then exiting", ::strsignal(signo));
-  if (reader_) reader_->stop();
+  reader_.stop();
   shutdown_timer_.start(std::chrono::duration_cast<microseconds>(cfg_.shutdown_grace));
 }
 
