@@ -124,6 +124,7 @@ int RequestParser::on_message_begin(llhttp_t* p) {
   s.header_bytes_ = 0;
   s.body_bytes_ = 0;
   s.in_message_ = true;
+  s.in_trailers_ = false;
   return 0;
 }
 
@@ -156,6 +157,14 @@ int RequestParser::on_header_value(llhttp_t* p, const char* at, size_t n) {
 
 int RequestParser::on_header_value_complete(llhttp_t* p) {
   RequestParser& s = self(p);
+  if (s.in_trailers_) {
+    // A chunked body's trailer: the call started from the head, and whether the trailer came in
+    // the same read must not change what the call sees. Dropped (its bytes still count against
+    // the header limit).
+    s.field_.clear();
+    s.value_.clear();
+    return 0;
+  }
   if (s.head_.headers.size() >= s.limits_.max_headers) {
     return s.refuse(RequestError::HeadersTooLarge, "more request headers than the limit");
   }
@@ -175,6 +184,7 @@ int RequestParser::on_headers_complete(llhttp_t* p) {
     return -1;
   }
   s.head_done_ = true;
+  s.in_trailers_ = true;
   return 0;
 }
 

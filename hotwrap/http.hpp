@@ -113,6 +113,7 @@ class RequestParser {
   RequestError error_ = RequestError::None;
   std::string reason_;
   bool in_message_ = false;
+  bool in_trailers_ = false;  // the head is complete: header callbacks now carry trailer fields
   bool keep_alive_ = true;
   bool head_done_ = false;
 };

@@ -172,3 +172,37 @@ TEST_CASE("FdReader: a stdin epoll refuses is still read to the end") {
   CHECK(chunks > 1);
   CHECK(reader.ended());
 }
+
+TEST_CASE("RequestParser: a chunked body's trailer fields never become headers") {
+  // The call starts from the head; with the trailer in the same read, head() is looked at after
+  // the trailer was parsed, so the parser itself must keep them apart.
+  std::string first =
+      "POST /call HTTP/1.1\r\nTransfer-Encoding: chunked\r\nFn-Call-Id: a\r\n\r\n"
+      "3\r\nabc\r\n0\r\nFn-Sneaky: from-the-trailer\r\n\r\n";
+  std::string second = "POST /call HTTP/1.1\r\nFn-Call-Id: b\r\nContent-Length: 0\r\n\r\n";
+  std::string input = first + second;
+  for (size_t cut = 0; cut <= input.size(); ++cut) {
+    CAPTURE(cut);
+    RequestParser p({});
+    std::vector<std::vector<Header>> heads;
+    std::string pending;
+    for (const std::string& piece : {input.substr(0, cut), input.substr(cut)}) {
+      pending += piece;
+      std::string_view in = pending;
+      while (!in.empty()) {
+        auto step = p.feed(in);
+        REQUIRE_FALSE(step.error);
+        in.remove_prefix(step.consumed);
+        if (step.end) heads.push_back(p.head().headers);
+        if (!step.end && step.consumed == 0) break;
+      }
+      pending = std::string(in);
+    }
+    REQUIRE(heads.size() == 2);
+    REQUIRE(heads[0].size() == 2);
+    CHECK(heads[0][1].name == "Fn-Call-Id");
+    for (const Header& h : heads[0]) CHECK_FALSE(iequals(h.name, "Fn-Sneaky"));
+    REQUIRE(heads[1].size() == 2);  // the next request's headers are headers again
+    CHECK(heads[1][0].value == "b");
+  }
+}
