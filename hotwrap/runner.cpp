@@ -194,7 +194,10 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
   std::optional<microseconds> until_kill;
   if (request_.deadline) {
     until_kill =
-        duration_cast<microseconds>(*request_.deadline - std::chrono::system_clock::now()) -
+        // Both sides in microseconds: the system clock's nanoseconds would overflow int64 for a
+        // deadline past 2262 and make a far-future deadline look already passed.
+        (*request_.deadline -
+         std::chrono::time_point_cast<microseconds>(std::chrono::system_clock::now())) -
         duration_cast<microseconds>(request_.deadline_margin.value_or(cfg.deadline_margin));
     if (until_kill->count() <= 0) {
       log(Level::Warn, id(), "deadline already passed on arrival; not running the command");
