@@ -133,11 +133,17 @@ void HttpExchange::parse(std::string_view in) {
             parser_.error_reason().c_str());
       }
       if (call_) {
-        // The body broke mid-call: nobody can be answered on this exchange.
+        // The body broke mid-call (malformed, or past HOTWRAP_MAX_BODY_BYTES): the command is
+        // killed; its output is of no use now.
         call_.reset();
+        body_.clear();
+      }
+      if (streaming_) {
+        // A 200 is already on the wire: there is no status left to tell the caller why.
         end(End::BadInput);
         return;
       }
+      // Nothing of this request's response has been written yet: the caller learns why.
       send_text(status, parser_.error_reason(), {}, true);
       return;
     }

@@ -229,3 +229,17 @@ TEST_CASE("http: no zombies and no descriptor growth over many calls") {
   CHECK(p.wait_for([&] { return p.zombies().empty(); }, 3000ms));
   CHECK(p.fd_count() == fds);
 }
+
+TEST_CASE("http: a body passing HOTWRAP_MAX_BODY_BYTES while its call runs gets a 413, exit 1") {
+  Proc p(http_format({"sh", "-c", "echo started >&2; cat"}, {{"HOTWRAP_MAX_BODY_BYTES", "10"}}));
+  REQUIRE(
+      p.write("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nFn_call_id: big\r\n\r\n"
+              "6\r\nabcdef\r\n"));
+  REQUIRE(p.wait_err("started", 5000ms));
+  REQUIRE(p.write("6\r\nghijkl\r\n0\r\n\r\n"));
+  auto r = next(p);
+  CHECK(r.status == 413);
+  CHECK(r.header("Connection") == "close");
+  check_exit(p, 1);
+  CHECK(p.err().find("bad request (413)") != std::string::npos);
+}
