@@ -9,9 +9,10 @@ if(HOTWRAP_WERROR)
 endif()
 
 add_compile_options(-ffunction-sections -fdata-sections)
-# -O2, not CMake's -O3: the hot path is system calls, and the binary stays small.
-set(CMAKE_C_FLAGS_RELEASE "-O2 -DNDEBUG")
-set(CMAKE_CXX_FLAGS_RELEASE "-O2 -DNDEBUG")
+# -Os, not CMake's -O3: the hot path is system calls (measured: no latency difference), and
+# the static binary stays well under its size budget.
+set(CMAKE_C_FLAGS_RELEASE "-Os -DNDEBUG")
+set(CMAKE_CXX_FLAGS_RELEASE "-Os -DNDEBUG")
 
 if(HOTWRAP_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)

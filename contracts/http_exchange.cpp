@@ -149,7 +149,7 @@ void HttpExchange::parse(std::string_view in) {
     }
     if (step.head) begin_request();
     if (call_) {
-      for (std::string_view b : parser_.body()) call_->feed(b);
+      call_->feed(parser_.body());
     }
     in.remove_prefix(step.consumed);
     if (step.end) {

@@ -79,6 +79,8 @@ class HttpStream final : public Contract {
   Timer shutdown_timer_;
   std::list<std::unique_ptr<Connection>> conns_;
   bool fd_exhausted_ = false;
+  bool emfile_logged_ = false;  // one line per episode, not one per retry
+  bool limit_logged_ = false;
   bool shutting_down_ = false;
   bool files_created_ = false;
 };
@@ -239,12 +241,17 @@ void HttpStream::on_accept() {
     int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       conns_.push_back(std::make_unique<Connection>(*this, UniqueFd(fd)));
+      emfile_logged_ = false;
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
       // Out of descriptors: the pending connection stays readable, so retrying at once would spin.
-      log(Level::Warn, {}, "accept: %s; pausing new connections for 100 ms", std::strerror(errno));
+      if (!emfile_logged_) {
+        log(Level::Warn, {}, "accept: %s; new connections wait until descriptors free up",
+            std::strerror(errno));
+        emfile_logged_ = true;
+      }
       fd_exhausted_ = true;
       accept_retry_.start(std::chrono::milliseconds(100));
     } else if (errno != EAGAIN) {
@@ -252,6 +259,13 @@ void HttpStream::on_accept() {
     }
     break;
   }
+  size_t limit = runner_.config().max_connections;
+  if (conns_.size() >= limit && !limit_logged_) {
+    log(Level::Warn, {},
+        "%zu connections open, the limit (HOTWRAP_MAX_CONNECTIONS); further connections wait",
+        limit);
+  }
+  limit_logged_ = conns_.size() >= limit;
   update_accepting();
 }
 

@@ -22,8 +22,10 @@ Result<std::unique_ptr<Loop>> Loop::create() {
   event_set_log_callback(log_libevent);
   event_config* cfg = event_config_new();
   if (cfg == nullptr) return sys_fail("event_config_new", ENOMEM);
-  // epoll only: hotwrap is Linux-only, and the changelist avoids a syscall per event toggle.
-  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST | EVENT_BASE_FLAG_NOLOCK);
+  // No EPOLL_USE_CHANGELIST: it defers epoll_ctl to the next dispatch, and a pipe closed and
+  // reopened under the same fd number within one iteration (every call does this) could then be
+  // left out of epoll and never report readiness.
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
   event_base* b = event_base_new_with_config(cfg);
   event_config_free(cfg);
   if (b == nullptr) return sys_fail("event_base_new", errno != 0 ? errno : ENOMEM);

@@ -3,6 +3,7 @@
 // line that says what, why and how to fix it.
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -41,8 +42,22 @@ const char* env_lookup(const char* name) {
 
 }  // namespace
 
+// libstdc++'s default terminate handler demangles the exception's type name for its message,
+// which links the whole C++ demangler (about 47 KB) into the static binary. hotwrap lets no
+// exception escape; should one ever reach terminate, aborting is all there is to do.
+namespace __gnu_cxx {
+void __verbose_terminate_handler() {
+  std::abort();
+}
+}  // namespace __gnu_cxx
+
 int main(int argc, char** argv) {
   using namespace hotwrap;
+  // Buffers of 128 KiB and more (a large response, a body queue) get their own mappings and go
+  // back to the kernel when freed. glibc's default threshold adapts upwards after the first big
+  // free, after which such buffers stay in the heap and the idle RSS keeps what the largest call
+  // needed.
+  ::mallopt(M_MMAP_THRESHOLD, 128 << 10);
   // Before anything else: dispositions as inherited (for the children), then our own.
   capture_inherited_signal_state();
   auto signal_fd = open_signal_fd();
@@ -113,6 +128,8 @@ int main(int argc, char** argv) {
   reaper.reap();  // as PID 1 we may have inherited zombies before the signal was blocked
   int code = (*loop)->run();
   contract->reset();  // removes the socket files, kills anything still running
-  reaper.reap();
+  // "Kill what is left" includes what escaped a call's process group (setsid daemons): as init or
+  // subreaper they are hotwrap's children now, and must not outlive it.
+  kill_remaining_children();
   return code;
 }

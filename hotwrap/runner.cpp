@@ -256,8 +256,8 @@ Call::~Call() {
   runner_.call_ended();
 }
 
-void Call::feed(std::string_view bytes) {
-  if (child_.in && stdin_ && !stdin_->failed()) stdin_->write(bytes);
+void Call::feed(std::span<const std::string_view> pieces) {
+  if (child_.in && stdin_ && !stdin_->failed()) stdin_->write(pieces);
 }
 
 void Call::end_input() {

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -67,7 +68,9 @@ class Call final : private ExitListener {
 
   // Request body bytes for the command's stdin. Once the command has closed its stdin or ended,
   // bytes are discarded: the contract keeps reading the body so the transport stays in sync.
-  void feed(std::string_view bytes);
+  void feed(std::string_view bytes) { feed(std::span<const std::string_view>(&bytes, 1)); }
+  // Several pieces at once (a read's worth of body chunks): one write for all of them.
+  void feed(std::span<const std::string_view> pieces);
   // The body is complete: stdin is closed once what is queued has been written.
   void end_input();
   // True while more than a pipe's worth waits for the command: stop reading body until

@@ -1,10 +1,16 @@
 #include "hotwrap/signals.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace hotwrap {
 
@@ -39,6 +45,53 @@ Result<void> become_subreaper() {
   if (::getpid() == 1) return {};
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) return sys_fail("prctl(PR_SET_CHILD_SUBREAPER)");
   return {};
+}
+
+namespace {
+// The children of `self` now, from /proc/<pid>/stat (its fourth field is the parent pid; the
+// second, the command name in parentheses, may contain spaces and parentheses itself).
+std::vector<pid_t> children_of(pid_t self) {
+  std::vector<pid_t> out;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return out;
+  while (dirent* e = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+    if (!fd) continue;
+    char buf[512];
+    ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    // After ") ": the state, one character, then a space and the parent pid. (No sscanf: it
+    // would link glibc's whole scanf engine into the static binary for this one line.)
+    const char* paren = std::strrchr(buf, ')');
+    if (paren == nullptr || paren[1] != ' ' || paren[2] == '\0' || paren[3] != ' ') continue;
+    if (std::strtol(paren + 4, nullptr, 10) == self) {
+      out.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  ::closedir(proc);
+  return out;
+}
+}  // namespace
+
+void kill_remaining_children() {
+  const pid_t self = ::getpid();
+  for (int round = 0; round < 100; ++round) {
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    std::vector<pid_t> kids = children_of(self);
+    if (kids.empty()) return;
+    for (pid_t k : kids) {
+      ::kill(-k, SIGKILL);  // its group, if it leads one
+      ::kill(k, SIGKILL);
+    }
+    ::usleep(10'000);
+  }
 }
 
 void Reaper::reap() {

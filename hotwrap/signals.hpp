@@ -27,6 +27,11 @@ std::vector<int> read_signals(int fd);
 // so it can reap them.
 Result<void> become_subreaper();
 
+// At exit: SIGKILLs every remaining child of hotwrap — orphans it adopted as init or subreaper,
+// daemons that escaped their call's process group — and reaps them, their own children too as
+// they are re-parented here. Bounded to about a second.
+void kill_remaining_children();
+
 // Told when its child has been reaped.
 class ExitListener {
  public:

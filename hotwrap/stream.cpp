@@ -100,10 +100,10 @@ void FdWriter::write(std::span<const std::string_view> pieces) {
   if (failed_) return;
   size_t skip = 0;  // bytes of `pieces` already taken by the kernel
   if (queued() == 0) {
-    iovec iov[8];
+    iovec iov[64];
     size_t n_iov = 0;
     for (std::string_view p : pieces) {
-      if (n_iov == 8) break;
+      if (n_iov == 64) break;
       if (!p.empty()) iov[n_iov++] = {const_cast<char*>(p.data()), p.size()};
     }
     if (n_iov > 0) {
