@@ -98,6 +98,7 @@ class Call final : private ExitListener {
   void on_term_deadline();
   void on_kill_deadline();
   void kill_group(int sig);
+  void grow_pipes();
   void finish(Outcome outcome);  // last thing a Call does
 
   Runner& runner_;
@@ -118,6 +119,7 @@ class Call final : private ExitListener {
   bool stderr_mid_line_ = false;
   bool input_ended_ = false;
   bool timed_out_ = false;
+  bool pipes_grown_ = false;
   bool finished_ = false;
 };
 

@@ -49,24 +49,17 @@ Result<Child> spawn_command(const char* path, char* const* argv, char* const* en
   Child child;
   // The child's ends are closed here once it has them; ours stay in `child`.
   UniqueFd child_in, child_out, child_err;
-  auto plumb = [](Stdio how, bool child_reads, bool bulk, UniqueFd& ours,
-                  UniqueFd& theirs) -> Result<void> {
+  auto plumb = [](Stdio how, bool child_reads, UniqueFd& ours, UniqueFd& theirs) -> Result<void> {
     if (how == Stdio::Inherit) return {};
     auto p = make_pipe(!child_reads, child_reads);
     if (!p) return std::unexpected(p.error());
-    // 1 MiB instead of 64 KiB: a quarter of the wakeups and system calls per byte streamed. The
-    // kernel may refuse (pipe-max-size, per-user pipe memory); the default pipe still works.
-    if (bulk) (void)::fcntl(p->read.get(), F_SETPIPE_SZ, 1 << 20);
     ours = child_reads ? std::move(p->write) : std::move(p->read);
     theirs = child_reads ? std::move(p->read) : std::move(p->write);
     return {};
   };
-  if (auto r = plumb(plan.in, true, true, child.in, child_in); !r)
-    return std::unexpected(r.error());
-  if (auto r = plumb(plan.out, false, true, child.out, child_out); !r)
-    return std::unexpected(r.error());
-  if (auto r = plumb(plan.err, false, false, child.err, child_err); !r)
-    return std::unexpected(r.error());
+  if (auto r = plumb(plan.in, true, child.in, child_in); !r) return std::unexpected(r.error());
+  if (auto r = plumb(plan.out, false, child.out, child_out); !r) return std::unexpected(r.error());
+  if (auto r = plumb(plan.err, false, child.err, child_err); !r) return std::unexpected(r.error());
 
   SpawnAttr sa;
   // dup2 onto 0/1/2 clears close-on-exec for the child's copy only; every other descriptor of
