@@ -173,8 +173,16 @@ void HttpExchange::begin_request() {
   body_.clear();
   streaming_ = false;
   output_paused_ = false;
-  route_ = owner_.route(parser_.head());
-  if (route_.reject == 0) call_ = runner_.start(*this, std::move(route_.request));
+  const RequestHead& head = parser_.head();
+  route_ = owner_.route(head);
+  if (route_.reject != 0) return;
+  // curl sends "Expect: 100-continue" for larger bodies and then waits a second for permission
+  // before sending them. (The Fn agent never does; a rejected request gets its final status.)
+  if (const std::string* expect = head.find("Expect");
+      expect != nullptr && head.http11 && iequals(*expect, "100-continue")) {
+    writer_.write("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  call_ = runner_.start(*this, std::move(route_.request));
 }
 
 void HttpExchange::end_of_request() {

@@ -229,7 +229,11 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
         });
   if (child_.out) {
     stdout_.emplace(
-        loop, child_.out.get(), [this](std::string_view b) { handler_.call_output(b); },
+        loop, child_.out.get(),
+        [this](std::string_view b) {
+          if (b.size() >= kDefaultPipeSize) grow_pipes();
+          handler_.call_output(b);
+        },
         [](int) {});
     stdout_->start();
   }

@@ -44,7 +44,8 @@ run_release() {
 
 run_asan() {
   # Everything, hotwrap included, built with ASan+UBSan; any report aborts the test that saw it.
-  CC=clang-19 CXX=clang++-19 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug \
+  cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 \
+    -DCMAKE_BUILD_TYPE=Debug \
     -DHOTWRAP_SANITIZE=ON -DHOTWRAP_STATIC=OFF -DHOTWRAP_WERROR=ON >/dev/null &&
     cmake --build build-asan -j"$jobs" &&
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

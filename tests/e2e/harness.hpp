@@ -49,8 +49,8 @@ std::string rfc3339(WallClock::time_point tp, int offset_minutes = 0);
 
 // A deadline as the agent sends it: whole seconds, at least `from_now` ahead.
 struct Deadline {
-    WallClock::time_point at;
-    std::string header;
+  WallClock::time_point at;
+  std::string header;
 };
 Deadline deadline_in(Ms from_now, int offset_minutes = 0);
 
@@ -78,17 +78,18 @@ std::vector<std::string> split_lines(std::string_view text);
 
 // A temporary directory under /tmp (short path: sun_path is 108 bytes), removed recursively.
 class TempDir {
-public:
-    TempDir();
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    // Writes `content` to path()/name with `mode`; returns the full path.
-    std::string write_file(const std::string& name, std::string_view content, unsigned mode = 0644) const;
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  // Writes `content` to path()/name with `mode`; returns the full path.
+  std::string write_file(const std::string& name, std::string_view content,
+                         unsigned mode = 0644) const;
 
-private:
-    std::string path_;
+ private:
+  std::string path_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -96,83 +97,83 @@ private:
 class Conn;
 
 class Server {
-public:
-    struct Options {
-        std::vector<std::string> argv;        // after "hotwrap": options and command
-        EnvList env;                          // added to / replacing the defaults
-        std::vector<std::string> unset;       // names removed from the environment
-        bool http_stream_defaults = true;     // FN_FORMAT=http-stream, FN_LISTENER=unix:<dir>/lsnr.sock
-        bool wait_ready = true;               // wait for the lsnr.sock handshake
-        Ms ready_timeout = 5000ms;            // the agent's FN_HOT_START_TIMEOUT_MSECS
-        std::function<void(const std::string& dir)> before_spawn;  // e.g. create stale files
-        // Runs `wrapper... hotwrap argv...` instead (e.g. unshare, to make hotwrap PID 1);
-        // pid() is then the wrapper's pid. Looked up in PATH.
-        std::vector<std::string> wrapper{};
-    };
+ public:
+  struct Options {
+    std::vector<std::string> argv;     // after "hotwrap": options and command
+    EnvList env;                       // added to / replacing the defaults
+    std::vector<std::string> unset;    // names removed from the environment
+    bool http_stream_defaults = true;  // FN_FORMAT=http-stream, FN_LISTENER=unix:<dir>/lsnr.sock
+    bool wait_ready = true;            // wait for the lsnr.sock handshake
+    Ms ready_timeout = 5000ms;         // the agent's FN_HOT_START_TIMEOUT_MSECS
+    std::function<void(const std::string& dir)> before_spawn;  // e.g. create stale files
+    // Runs `wrapper... hotwrap argv...` instead (e.g. unshare, to make hotwrap PID 1);
+    // pid() is then the wrapper's pid. Looked up in PATH.
+    std::vector<std::string> wrapper{};
+  };
 
-    // Starts hotwrap with `argv` (options and command) and waits until it is ready.
-    explicit Server(std::vector<std::string> argv, EnvList env = {});
-    explicit Server(Options opts);
-    ~Server();
-    Server(const Server&) = delete;
-    Server& operator=(const Server&) = delete;
+  // Starts hotwrap with `argv` (options and command) and waits until it is ready.
+  explicit Server(std::vector<std::string> argv, EnvList env = {});
+  explicit Server(Options opts);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
 
-    pid_t pid() const { return pid_; }
-    const std::string& dir() const { return dir_; }
-    std::string socket_path() const { return dir_ + "/lsnr.sock"; }
-    std::string phony_path() const { return dir_ + "/phonylsnr.sock"; }
-    // Time from spawn to the lsnr.sock handshake (zero if not waited for).
-    Ms ready_time() const { return ready_time_; }
+  pid_t pid() const { return pid_; }
+  const std::string& dir() const { return dir_; }
+  std::string socket_path() const { return dir_ + "/lsnr.sock"; }
+  std::string phony_path() const { return dir_ + "/phonylsnr.sock"; }
+  // Time from spawn to the lsnr.sock handshake (zero if not waited for).
+  Ms ready_time() const { return ready_time_; }
 
-    Conn connect() const;
+  Conn connect() const;
 
-    void signal(int sig) const;
-    // Raw wait status once hotwrap has exited, nullopt if it is still running after `timeout`.
-    std::optional<int> wait_exit(Ms timeout);
-    bool exited() const { return status_.has_value(); }
-    // Waits (bounded) until hotwrap's stdout and stderr are both closed: all its output is in.
-    bool wait_output_closed(Ms timeout) const;
+  void signal(int sig) const;
+  // Raw wait status once hotwrap has exited, nullopt if it is still running after `timeout`.
+  std::optional<int> wait_exit(Ms timeout);
+  bool exited() const { return status_.has_value(); }
+  // Waits (bounded) until hotwrap's stdout and stderr are both closed: all its output is in.
+  bool wait_output_closed(Ms timeout) const;
 
-    std::string stdout_text() const;
-    std::string stderr_text() const;
-    // Waits (bounded) until `needle` appears on hotwrap's stdout / stderr.
-    bool wait_stdout(std::string_view needle, Ms timeout) const;
-    bool wait_stderr(std::string_view needle, Ms timeout) const;
+  std::string stdout_text() const;
+  std::string stderr_text() const;
+  // Waits (bounded) until `needle` appears on hotwrap's stdout / stderr.
+  bool wait_stdout(std::string_view needle, Ms timeout) const;
+  bool wait_stderr(std::string_view needle, Ms timeout) const;
 
-    // Open descriptors of hotwrap (entries of /proc/<pid>/fd); -1 if unreadable.
-    int fd_count() const;
-    std::vector<pid_t> children() const;     // PPid == hotwrap
-    std::vector<pid_t> descendants() const;  // the whole tree under hotwrap
-    std::vector<pid_t> zombies() const;      // children in state Z
+  // Open descriptors of hotwrap (entries of /proc/<pid>/fd); -1 if unreadable.
+  int fd_count() const;
+  std::vector<pid_t> children() const;     // PPid == hotwrap
+  std::vector<pid_t> descendants() const;  // the whole tree under hotwrap
+  std::vector<pid_t> zombies() const;      // children in state Z
 
-private:
-    void start(Options opts);
-    void stop_reader();
-    void kill_tree();
-    void reader_loop(int out_fd, int err_fd, int stop_fd);
-    bool wait_text(const std::string& buf_name, std::string_view needle, Ms timeout) const;
+ private:
+  void start(Options opts);
+  void stop_reader();
+  void kill_tree();
+  void reader_loop(int out_fd, int err_fd, int stop_fd);
+  bool wait_text(const std::string& buf_name, std::string_view needle, Ms timeout) const;
 
-    std::string dir_;
-    pid_t pid_ = -1;
-    int pidfd_ = -1;
-    std::optional<int> status_;
-    Ms ready_time_{0};
+  std::string dir_;
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  std::optional<int> status_;
+  Ms ready_time_{0};
 
-    int stop_fd_ = -1;  // eventfd that tells the reader thread to finish
-    std::thread reader_;
-    mutable std::mutex mu_;
-    mutable std::condition_variable cv_;
-    std::string out_;
-    std::string err_;
-    bool reader_done_ = false;
+  int stop_fd_ = -1;  // eventfd that tells the reader thread to finish
+  std::thread reader_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::string out_;
+  std::string err_;
+  bool reader_done_ = false;
 };
 
 // Runs hotwrap for start-up tests that must end before (or instead of) serving: waits for exit
 // (bounded) and collects all of its output.
 struct RunResult {
-    std::optional<int> status;  // raw wait status; nullopt if it was still running at the limit
-    std::string out;
-    std::string err;
+  std::optional<int> status;  // raw wait status; nullopt if it was still running at the limit
+  std::string out;
+  std::string err;
 };
 RunResult run_to_exit(Server::Options opts, Ms timeout = 5000ms);
 RunResult run_to_exit(std::vector<std::string> argv, EnvList env = {}, Ms timeout = 5000ms);
@@ -181,45 +182,45 @@ RunResult run_to_exit(std::vector<std::string> argv, EnvList env = {}, Ms timeou
 // HTTP client side.
 
 struct Request {
-    enum class Framing { Chunked, ContentLength, None };
+  enum class Framing { Chunked, ContentLength, None };
 
-    std::string method = "POST";
-    std::string path = "/call";
-    // Extra headers in order. A header named like a default one (Fn-Call-Id, Fn-Deadline, Host,
-    // User-Agent, Accept-Encoding; case-insensitive) replaces the default.
-    std::vector<std::pair<std::string, std::string>> headers{};
-    std::string body{};
-    Framing framing = Framing::Chunked;  // the agent's default
-    std::size_t chunk_size = 32 * 1024;  // for Framing::Chunked
-    bool default_headers = true;         // Host, User-Agent, Fn-Call-Id, Fn-Deadline, ...
-    std::vector<std::string> omit{};     // default headers not to send (case-insensitive)
+  std::string method = "POST";
+  std::string path = "/call";
+  // Extra headers in order. A header named like a default one (Fn-Call-Id, Fn-Deadline, Host,
+  // User-Agent, Accept-Encoding; case-insensitive) replaces the default.
+  std::vector<std::pair<std::string, std::string>> headers{};
+  std::string body{};
+  Framing framing = Framing::Chunked;  // the agent's default
+  std::size_t chunk_size = 32 * 1024;  // for Framing::Chunked
+  bool default_headers = true;         // Host, User-Agent, Fn-Call-Id, Fn-Deadline, ...
+  std::vector<std::string> omit{};     // default headers not to send (case-insensitive)
 
-    // The call id that will be sent (generated once per Request, then stable).
-    std::string call_id() const;
-    std::string serialize() const;
+  // The call id that will be sent (generated once per Request, then stable).
+  std::string call_id() const;
+  std::string serialize() const;
 
-    // Cache for call_id(); public only so that Request stays an aggregate (designated initializers).
-    mutable std::string generated_id_{};
+  // Cache for call_id(); public only so that Request stays an aggregate (designated initializers).
+  mutable std::string generated_id_{};
 };
 
 struct Response {
-    int status = 0;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
-    bool chunked = false;    // Transfer-Encoding: chunked
-    bool complete = false;   // the whole message arrived (terminating chunk / full length)
-    bool closed = false;     // the server closed the connection (EOF or reset) while reading
-    bool timed_out = false;  // the read's time limit passed first
-    bool request_sent = true;  // call(): every byte of the request was written
-    std::string error;       // llhttp parse error, if any
-    WallClock::time_point completed_at{};  // wall clock when complete / closed / timed out
-    Clock::time_point headers_at{};        // when the status line and headers were in
-    Clock::time_point first_body_at{};     // when the first body byte arrived
-    Clock::time_point done_at{};           // when complete / closed / timed out
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  bool chunked = false;      // Transfer-Encoding: chunked
+  bool complete = false;     // the whole message arrived (terminating chunk / full length)
+  bool closed = false;       // the server closed the connection (EOF or reset) while reading
+  bool timed_out = false;    // the read's time limit passed first
+  bool request_sent = true;  // call(): every byte of the request was written
+  std::string error;         // llhttp parse error, if any
+  WallClock::time_point completed_at{};  // wall clock when complete / closed / timed out
+  Clock::time_point headers_at{};        // when the status line and headers were in
+  Clock::time_point first_body_at{};     // when the first body byte arrived
+  Clock::time_point done_at{};           // when complete / closed / timed out
 
-    std::optional<std::string> header(std::string_view name) const;  // first value
-    std::vector<std::string> header_values(std::string_view name) const;
-    bool has_header(std::string_view name) const { return header(name).has_value(); }
+  std::optional<std::string> header(std::string_view name) const;  // first value
+  std::vector<std::string> header_values(std::string_view name) const;
+  bool has_header(std::string_view name) const { return header(name).has_value(); }
 };
 std::ostream& operator<<(std::ostream& os, const Response& r);
 
@@ -229,53 +230,53 @@ bool iequals(std::string_view a, std::string_view b);
 int try_connect(const std::string& path);
 
 class Conn {
-public:
-    explicit Conn(const std::string& socket_path);
-    ~Conn();
-    Conn(Conn&& other) noexcept;
-    Conn& operator=(Conn&&) = delete;
-    Conn(const Conn&) = delete;
-    Conn& operator=(const Conn&) = delete;
+ public:
+  explicit Conn(const std::string& socket_path);
+  ~Conn();
+  Conn(Conn&& other) noexcept;
+  Conn& operator=(Conn&&) = delete;
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
 
-    bool send_raw(std::string_view bytes, Ms timeout = 10000ms);
-    // Sends the request while reading the response (like Go's transport: a server may answer
-    // before it has read the whole body), then returns the response.
-    Response call(const Request& req, Ms timeout = 15000ms);
-    // Sends only (for tests that disconnect mid-call); bounded.
-    bool send_request(const Request& req, Ms timeout = 10000ms);
-    Response read_response(Ms timeout = 15000ms);
-    // True once the server closed the connection (EOF/reset) within `timeout`; any bytes that
-    // arrive first are kept for the next read_response.
-    bool wait_closed(Ms timeout);
-    void close();
-    int fd() const { return fd_; }
+  bool send_raw(std::string_view bytes, Ms timeout = 10000ms);
+  // Sends the request while reading the response (like Go's transport: a server may answer
+  // before it has read the whole body), then returns the response.
+  Response call(const Request& req, Ms timeout = 15000ms);
+  // Sends only (for tests that disconnect mid-call); bounded.
+  bool send_request(const Request& req, Ms timeout = 10000ms);
+  Response read_response(Ms timeout = 15000ms);
+  // True once the server closed the connection (EOF/reset) within `timeout`; any bytes that
+  // arrive first are kept for the next read_response.
+  bool wait_closed(Ms timeout);
+  void close();
+  int fd() const { return fd_; }
 
-private:
-    Response exchange(std::string_view out, Ms timeout);
-    void feed(Response& r);
-    void on_eof(Response& r);
+ private:
+  Response exchange(std::string_view out, Ms timeout);
+  void feed(Response& r);
+  void on_eof(Response& r);
 
-    static int on_message_begin(llhttp_t* p);
-    static int on_header_field(llhttp_t* p, const char* at, std::size_t len);
-    static int on_header_value(llhttp_t* p, const char* at, std::size_t len);
-    static int on_headers_complete(llhttp_t* p);
-    static int on_body(llhttp_t* p, const char* at, std::size_t len);
-    static int on_message_complete(llhttp_t* p);
+  static int on_message_begin(llhttp_t* p);
+  static int on_header_field(llhttp_t* p, const char* at, std::size_t len);
+  static int on_header_value(llhttp_t* p, const char* at, std::size_t len);
+  static int on_headers_complete(llhttp_t* p);
+  static int on_body(llhttp_t* p, const char* at, std::size_t len);
+  static int on_message_complete(llhttp_t* p);
 
-    // Parser state lives on the heap so that llhttp's back pointers survive a move of Conn.
-    struct Parser {
-        llhttp_settings_t settings{};
-        llhttp_t parser{};
-        Response* cur = nullptr;  // the response being filled by the callbacks
-        bool last_was_value = false;
-        bool dead = false;      // a parse error happened: nothing more can be parsed
-        bool finished = false;  // llhttp_finish was called (EOF)
-    };
+  // Parser state lives on the heap so that llhttp's back pointers survive a move of Conn.
+  struct Parser {
+    llhttp_settings_t settings{};
+    llhttp_t parser{};
+    Response* cur = nullptr;  // the response being filled by the callbacks
+    bool last_was_value = false;
+    bool dead = false;      // a parse error happened: nothing more can be parsed
+    bool finished = false;  // llhttp_finish was called (EOF)
+  };
 
-    int fd_ = -1;
-    bool eof_ = false;
-    std::string inbuf_;  // received, not yet parsed
-    std::unique_ptr<Parser> p_;
+  int fd_ = -1;
+  bool eof_ = false;
+  std::string inbuf_;  // received, not yet parsed
+  std::unique_ptr<Parser> p_;
 };
 
 }  // namespace e2e

@@ -13,185 +13,198 @@ namespace {
 
 // Waits (bounded) until hotwrap has no processes under it and the given pids are dead.
 void check_tree_gone(const Server& srv, const std::vector<pid_t>& pids, Ms timeout = 3000ms) {
-    bool gone = wait_until(
-        [&] {
-            if (!srv.descendants().empty()) return false;
-            for (pid_t p : pids) {
-                if (proc_alive(p)) return false;
-            }
-            return true;
-        },
-        timeout);
-    INFO("left under hotwrap: " << srv.descendants().size());
-    CHECK(gone);
+  bool gone = wait_until(
+      [&] {
+        if (!srv.descendants().empty()) return false;
+        for (pid_t p : pids) {
+          if (proc_alive(p)) return false;
+        }
+        return true;
+      },
+      timeout);
+  INFO("left under hotwrap: " << srv.descendants().size());
+  CHECK(gone);
 }
 
 // Waits (bounded) for the call's first process to appear under hotwrap: the handshake that a
 // call is running.
 std::vector<pid_t> wait_call_running(const Server& srv) {
-    std::vector<pid_t> tree;
-    bool running = wait_until(
-        [&] {
-            tree = srv.descendants();
-            return !tree.empty();
-        },
-        5000ms);
-    REQUIRE_MESSAGE(running, "no command process appeared under hotwrap; stderr: " << srv.stderr_text());
-    return tree;
+  std::vector<pid_t> tree;
+  bool running = wait_until(
+      [&] {
+        tree = srv.descendants();
+        return !tree.empty();
+      },
+      5000ms);
+  REQUIRE_MESSAGE(running,
+                  "no command process appeared under hotwrap; stderr: " << srv.stderr_text());
+  return tree;
 }
 
 }  // namespace
 
 TEST_CASE("deadline: 504 arrives before Fn-Deadline and the command is killed") {
-    std::vector<std::string> cmd;
-    int offset = 0;
-    SUBCASE("sleep 60") { cmd = {"sleep", "60"}; }
-    SUBCASE("a command that ignores SIGTERM") { cmd = {"sh", "-c", "trap '' TERM; sleep 60"}; }
-    SUBCASE("a process tree (sh with a child)") { cmd = {"sh", "-c", "sleep 60; echo never"}; }
-    bool trigger = false;
-    SUBCASE("deadline with a +01:00 offset") {
-        cmd = {"sleep", "60"};
-        offset = 60;
-    }
-    SUBCASE("a trigger call (504, not 200 with Fn-Http-Status)") {
-        cmd = {"sleep", "60"};
-        trigger = true;
-    }
-    CAPTURE(cmd.back());
-    CAPTURE(trigger);
-    Server srv(cmd);
-    Conn c = srv.connect();
-    Deadline d = deadline_in(2000ms, offset);
-    Request req{.headers = {{"Fn-Deadline", d.header}}};
-    if (trigger) req.headers.emplace_back("Fn-Intent", "httprequest");
-    REQUIRE(c.send_request(req));
-    auto tree = wait_call_running(srv);
-    Response r = c.read_response(10000ms);
-    INFO(r);
-    INFO("deadline " << d.header);
-    CHECK(r.status == 504);
-    CHECK(r.complete);
-    CHECK(r.completed_at < d.at);
-    MESSAGE("504 arrived "
-            << std::chrono::duration_cast<Ms>(d.at - r.completed_at).count() << " ms before the deadline");
-    check_tree_gone(srv, tree);
+  std::vector<std::string> cmd;
+  int offset = 0;
+  SUBCASE("sleep 60") {
+    cmd = {"sleep", "60"};
+  }
+  SUBCASE("a command that ignores SIGTERM") {
+    cmd = {"sh", "-c", "trap '' TERM; sleep 60"};
+  }
+  SUBCASE("a process tree (sh with a child)") {
+    cmd = {"sh", "-c", "sleep 60; echo never"};
+  }
+  bool trigger = false;
+  SUBCASE("deadline with a +01:00 offset") {
+    cmd = {"sleep", "60"};
+    offset = 60;
+  }
+  SUBCASE("a trigger call (504, not 200 with Fn-Http-Status)") {
+    cmd = {"sleep", "60"};
+    trigger = true;
+  }
+  CAPTURE(cmd.back());
+  CAPTURE(trigger);
+  Server srv(cmd);
+  Conn c = srv.connect();
+  Deadline d = deadline_in(2000ms, offset);
+  Request req{.headers = {{"Fn-Deadline", d.header}}};
+  if (trigger) req.headers.emplace_back("Fn-Intent", "httprequest");
+  REQUIRE(c.send_request(req));
+  auto tree = wait_call_running(srv);
+  Response r = c.read_response(10000ms);
+  INFO(r);
+  INFO("deadline " << d.header);
+  CHECK(r.status == 504);
+  CHECK(r.complete);
+  CHECK(r.completed_at < d.at);
+  MESSAGE("504 arrived " << std::chrono::duration_cast<Ms>(d.at - r.completed_at).count()
+                         << " ms before the deadline");
+  check_tree_gone(srv, tree);
 }
 
 TEST_CASE("deadline: already past is an immediate 504") {
-    Server srv({"sleep", "60"});
-    Conn c = srv.connect();
-    auto t0 = Clock::now();
-    Response r = c.call({.headers = {{"Fn-Deadline", rfc3339(WallClock::now() - 10s)}}});
-    INFO(r);
-    CHECK(r.status == 504);
-    CHECK(Clock::now() - t0 < 1000ms);
-    check_tree_gone(srv, {});
+  Server srv({"sleep", "60"});
+  Conn c = srv.connect();
+  auto t0 = Clock::now();
+  Response r = c.call({.headers = {{"Fn-Deadline", rfc3339(WallClock::now() - 10s)}}});
+  INFO(r);
+  CHECK(r.status == 504);
+  CHECK(Clock::now() - t0 < 1000ms);
+  check_tree_gone(srv, {});
 }
 
 TEST_CASE("deadline: bytes of a timed-out call never leak into the next call") {
-    Server srv({"sh", "-c", "read m; if [ \"$m\" = slow ]; then echo partial; sleep 60; fi; echo \"quick $m\""});
-    Conn c = srv.connect();
-    Response r = c.call({.headers = {{"Fn-Deadline", deadline_in(2000ms).header}}, .body = "slow\n"}, 10000ms);
-    INFO(r);
-    CHECK(r.status == 504);
-    Response r2 = c.call({.body = "fast\n"});
-    INFO(r2);
-    CHECK(r2.status == 200);
-    CHECK(r2.body == "quick fast\n");
+  Server srv({"sh", "-c",
+              "read m; if [ \"$m\" = slow ]; then echo partial; sleep 60; fi; echo \"quick $m\""});
+  Conn c = srv.connect();
+  Response r =
+      c.call({.headers = {{"Fn-Deadline", deadline_in(2000ms).header}}, .body = "slow\n"}, 10000ms);
+  INFO(r);
+  CHECK(r.status == 504);
+  Response r2 = c.call({.body = "fast\n"});
+  INFO(r2);
+  CHECK(r2.status == 200);
+  CHECK(r2.body == "quick fast\n");
 }
 
 TEST_CASE("deadline: a grandchild holding stdout does not delay the reply and is killed") {
-    Server srv({"sh", "-c", "sleep 30 & echo fast $!"});
-    Conn c = srv.connect();
-    auto t0 = Clock::now();
-    Response r = c.call({}, 10000ms);
-    auto took = std::chrono::duration_cast<Ms>(Clock::now() - t0);
-    INFO(r);
-    CHECK(r.status == 200);
-    REQUIRE(r.body.starts_with("fast "));
-    MESSAGE("reply after " << took.count() << " ms");
-    CHECK(took < 2000ms);
-    pid_t grandchild = static_cast<pid_t>(std::stol(r.body.substr(5)));
-    check_tree_gone(srv, {grandchild});
+  Server srv({"sh", "-c", "sleep 30 & echo fast $!"});
+  Conn c = srv.connect();
+  auto t0 = Clock::now();
+  Response r = c.call({}, 10000ms);
+  auto took = std::chrono::duration_cast<Ms>(Clock::now() - t0);
+  INFO(r);
+  CHECK(r.status == 200);
+  REQUIRE(r.body.starts_with("fast "));
+  MESSAGE("reply after " << took.count() << " ms");
+  CHECK(took < 2000ms);
+  pid_t grandchild = static_cast<pid_t>(std::stol(r.body.substr(5)));
+  check_tree_gone(srv, {grandchild});
 }
 
 TEST_CASE("disconnect: the caller closing mid-call kills the call's processes") {
-    Server srv({"sh", "-c", "read m; if [ \"$m\" = slow ]; then sleep 60 & sleep 60; fi; echo ok"});
-    {
-        Conn c = srv.connect();
-        REQUIRE(c.send_request({.body = "slow\n"}));
-        auto tree = wait_call_running(srv);
-        // Both sleeps started: the call's whole tree is up.
-        wait_until([&] { return srv.descendants().size() >= 3; }, 3000ms);
-        tree = srv.descendants();
-        c.close();
-        check_tree_gone(srv, tree);
-    }
-    // And the server serves the next caller.
-    Conn c2 = srv.connect();
-    Response r = c2.call({.body = "fast\n"});
-    INFO(r);
-    CHECK(r.status == 200);
-    CHECK(r.body == "ok\n");
+  Server srv({"sh", "-c", "read m; if [ \"$m\" = slow ]; then sleep 60 & sleep 60; fi; echo ok"});
+  {
+    Conn c = srv.connect();
+    REQUIRE(c.send_request({.body = "slow\n"}));
+    auto tree = wait_call_running(srv);
+    // Both sleeps started: the call's whole tree is up.
+    wait_until([&] { return srv.descendants().size() >= 3; }, 3000ms);
+    tree = srv.descendants();
+    c.close();
+    check_tree_gone(srv, tree);
+  }
+  // And the server serves the next caller.
+  Conn c2 = srv.connect();
+  Response r = c2.call({.body = "fast\n"});
+  INFO(r);
+  CHECK(r.status == 200);
+  CHECK(r.body == "ok\n");
 }
 
-TEST_CASE("deadline: SIGTERM first, then SIGKILL, timed by HOTWRAP_DEADLINE_MARGIN_MS / KILL_GRACE_MS") {
-    // The command logs the TERM, then keeps running: only the KILL ends it.
-    Server srv({"sh", "-c", "trap 'echo got-term >&2' TERM; while :; do sleep 0.05; done"},
-               {{"HOTWRAP_DEADLINE_MARGIN_MS", "1000"}, {"HOTWRAP_KILL_GRACE_MS", "600"}});
-    Conn c = srv.connect();
-    Deadline d = deadline_in(3000ms);
-    REQUIRE(c.send_request({.headers = {{"Fn-Deadline", d.header}}}));
-    auto tree = wait_call_running(srv);
-    REQUIRE(srv.wait_stderr("got-term", 5000ms));
-    auto term_at = WallClock::now();
-    Response r = c.read_response(10000ms);
-    INFO(r);
-    auto before = [&d](WallClock::time_point t) { return std::chrono::duration_cast<Ms>(d.at - t).count(); };
-    MESSAGE("TERM seen " << before(term_at) << " ms and 504 " << before(r.completed_at)
-                         << " ms before the deadline (expected about 1600 and 1000)");
-    CHECK(r.status == 504);
-    // TERM at deadline - 1600 ms, KILL and 504 at deadline - 1000 ms (some slack for a busy box).
-    CHECK(before(term_at) >= 1000);
-    CHECK(before(term_at) <= 1800);
-    CHECK(before(r.completed_at) >= 700);
-    CHECK(before(r.completed_at) <= 1200);
-    CHECK(r.completed_at - term_at >= 250ms);
-    check_tree_gone(srv, tree);
+TEST_CASE(
+    "deadline: SIGTERM first, then SIGKILL, timed by HOTWRAP_DEADLINE_MARGIN_MS / KILL_GRACE_MS") {
+  // The command logs the TERM, then keeps running: only the KILL ends it.
+  Server srv({"sh", "-c", "trap 'echo got-term >&2' TERM; while :; do sleep 0.05; done"},
+             {{"HOTWRAP_DEADLINE_MARGIN_MS", "1000"}, {"HOTWRAP_KILL_GRACE_MS", "600"}});
+  Conn c = srv.connect();
+  Deadline d = deadline_in(3000ms);
+  REQUIRE(c.send_request({.headers = {{"Fn-Deadline", d.header}}}));
+  auto tree = wait_call_running(srv);
+  REQUIRE(srv.wait_stderr("got-term", 5000ms));
+  auto term_at = WallClock::now();
+  Response r = c.read_response(10000ms);
+  INFO(r);
+  auto before = [&d](WallClock::time_point t) {
+    return std::chrono::duration_cast<Ms>(d.at - t).count();
+  };
+  MESSAGE("TERM seen " << before(term_at) << " ms and 504 " << before(r.completed_at)
+                       << " ms before the deadline (expected about 1600 and 1000)");
+  CHECK(r.status == 504);
+  // TERM at deadline - 1600 ms, KILL and 504 at deadline - 1000 ms (some slack for a busy box).
+  CHECK(before(term_at) >= 1000);
+  CHECK(before(term_at) <= 1800);
+  CHECK(before(r.completed_at) >= 700);
+  CHECK(before(r.completed_at) <= 1200);
+  CHECK(r.completed_at - term_at >= 250ms);
+  check_tree_gone(srv, tree);
 }
 
 TEST_CASE("deadline: after streaming started, the response ends without the last chunk") {
-    Server srv({"sh", "-c", "seq 1 20000; sleep 60"}, {{"HOTWRAP_BUFFER_BYTES", "1024"}});
-    Conn c = srv.connect();
-    Deadline d = deadline_in(2000ms);
-    REQUIRE(c.send_request({.headers = {{"Fn-Deadline", d.header}}}));
-    auto tree = wait_call_running(srv);
-    Response r = c.read_response(10000ms);
-    INFO(r);
-    CHECK(r.status == 200);
-    CHECK(r.chunked);
-    CHECK_FALSE(r.complete);
-    CHECK(r.closed);
-    CHECK(r.completed_at < d.at);
-    check_tree_gone(srv, tree);
+  Server srv({"sh", "-c", "seq 1 20000; sleep 60"}, {{"HOTWRAP_BUFFER_BYTES", "1024"}});
+  Conn c = srv.connect();
+  Deadline d = deadline_in(2000ms);
+  REQUIRE(c.send_request({.headers = {{"Fn-Deadline", d.header}}}));
+  auto tree = wait_call_running(srv);
+  Response r = c.read_response(10000ms);
+  INFO(r);
+  CHECK(r.status == 200);
+  CHECK(r.chunked);
+  CHECK_FALSE(r.complete);
+  CHECK(r.closed);
+  CHECK(r.completed_at < d.at);
+  check_tree_gone(srv, tree);
 }
 
 TEST_CASE("disconnect: the caller closing while the body is still streaming in") {
-    // cat waits for more stdin that never comes; the disconnect must end the call.
-    Server srv({"cat"});
-    {
-        Conn c = srv.connect();
-        std::string partial = "POST /call HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nFn-Call-Id: " +
-                              next_call_id() + "\r\nFn-Deadline: " + deadline_in(30000ms).header +
-                              "\r\n\r\n5\r\nhello\r\n";
-        REQUIRE(c.send_raw(partial));
-        auto tree = wait_call_running(srv);
-        c.close();
-        check_tree_gone(srv, tree);
-    }
-    Conn c2 = srv.connect();
-    Response r = c2.call({.body = "next"});
-    INFO(r);
-    CHECK(r.status == 200);
-    CHECK(r.body == "next");
+  // cat waits for more stdin that never comes; the disconnect must end the call.
+  Server srv({"cat"});
+  {
+    Conn c = srv.connect();
+    std::string partial =
+        "POST /call HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nFn-Call-Id: " +
+        next_call_id() + "\r\nFn-Deadline: " + deadline_in(30000ms).header +
+        "\r\n\r\n5\r\nhello\r\n";
+    REQUIRE(c.send_raw(partial));
+    auto tree = wait_call_running(srv);
+    c.close();
+    check_tree_gone(srv, tree);
+  }
+  Conn c2 = srv.connect();
+  Response r = c2.call({.body = "next"});
+  INFO(r);
+  CHECK(r.status == 200);
+  CHECK(r.body == "next");
 }

@@ -88,7 +88,7 @@ std::string chunk(std::string_view data) {
 // freed memory in quarantine (256 MiB by default), so RSS says nothing about hotwrap's own use.
 bool hotwrap_is_sanitized() {
   static const bool sanitized =
-      read_file(hotwrap_bin()).find("AddressSanitizer") != std::string::npos;
+      read_file(hotwrap_bin()).find("__asan_init") != std::string::npos;  // clang's or GCC's
   return sanitized;
 }
 

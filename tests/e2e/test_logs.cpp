@@ -10,127 +10,128 @@ using namespace e2e;
 namespace {
 
 bool has_line(const std::string& text, const std::string& line) {
-    auto lines = split_lines(text);
-    return std::find(lines.begin(), lines.end(), line) != lines.end();
+  auto lines = split_lines(text);
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
 }
 
 }  // namespace
 
 TEST_CASE("logs: FN_LOGFRAME_NAME/HDR frame every call on stdout and stderr") {
-    Server srv({"sh", "-c", "echo \"err-$FN_CALL_ID\" >&2; cat"},
-               {{"FN_LOGFRAME_NAME", "CALL"}, {"FN_LOGFRAME_HDR", "Fn-Call-Id"}});
-    Conn c = srv.connect();
-    for (int i = 0; i < 2; ++i) {
-        CAPTURE(i);
-        Request req{.body = "x"};
-        std::string frame = "\nCALL=" + req.call_id() + "\n";
-        Response r = c.call(req);
-        INFO(r);
-        CHECK(r.status == 200);
-        CHECK(r.body == "x");  // the frame never reaches the response
-        INFO("stdout: " << printable(srv.stdout_text()));
-        INFO("stderr: " << printable(srv.stderr_text()));
-        CHECK(srv.wait_stdout(frame, 3000ms));
-        CHECK(srv.wait_stderr(frame, 3000ms));
-        // The frame comes first, then the call's own stderr.
-        std::string err_line = "err-" + req.call_id();
-        REQUIRE(srv.wait_stderr(err_line, 3000ms));
-        std::string err = srv.stderr_text();
-        CHECK(err.find(frame) < err.find(err_line));
-    }
-}
-
-TEST_CASE("logs: the command's stderr reaches hotwrap's stderr line by line") {
-    Server srv({"sh", "-c", "echo line-one >&2; echo body; printf 'line-two\\nno-newline' >&2"});
-    Conn c = srv.connect();
-    Response r = c.call({});
-    INFO(r);
-    CHECK(r.status == 200);
-    CHECK(r.body == "body\n");  // stderr never mixes into the response
-    REQUIRE(srv.wait_stderr("no-newline", 3000ms));
-    std::string err = srv.stderr_text();
-    INFO("stderr: " << printable(err));
-    CHECK(has_line(err, "line-one"));
-    CHECK(has_line(err, "line-two"));
-    CHECK(has_line(err, "no-newline"));
-    CHECK(srv.stdout_text().find("line-one") == std::string::npos);
-}
-
-TEST_CASE("logs: HOTWRAP_STDERR_PREFIX=1 prefixes each line with the call id") {
-    Server srv({"sh", "-c", "echo line-one >&2; echo line-two >&2"}, {{"HOTWRAP_STDERR_PREFIX", "1"}});
-    Conn c = srv.connect();
-    Request req;
+  Server srv({"sh", "-c", "echo \"err-$FN_CALL_ID\" >&2; cat"},
+             {{"FN_LOGFRAME_NAME", "CALL"}, {"FN_LOGFRAME_HDR", "Fn-Call-Id"}});
+  Conn c = srv.connect();
+  for (int i = 0; i < 2; ++i) {
+    CAPTURE(i);
+    Request req{.body = "x"};
+    std::string frame = "\nCALL=" + req.call_id() + "\n";
     Response r = c.call(req);
     INFO(r);
     CHECK(r.status == 200);
-    REQUIRE(srv.wait_stderr("line-two", 3000ms));
+    CHECK(r.body == "x");  // the frame never reaches the response
+    INFO("stdout: " << printable(srv.stdout_text()));
+    INFO("stderr: " << printable(srv.stderr_text()));
+    CHECK(srv.wait_stdout(frame, 3000ms));
+    CHECK(srv.wait_stderr(frame, 3000ms));
+    // The frame comes first, then the call's own stderr.
+    std::string err_line = "err-" + req.call_id();
+    REQUIRE(srv.wait_stderr(err_line, 3000ms));
     std::string err = srv.stderr_text();
-    INFO("stderr: " << printable(err));
-    CHECK(has_line(err, "[" + req.call_id() + "] line-one"));
-    CHECK(has_line(err, "[" + req.call_id() + "] line-two"));
+    CHECK(err.find(frame) < err.find(err_line));
+  }
+}
+
+TEST_CASE("logs: the command's stderr reaches hotwrap's stderr line by line") {
+  Server srv({"sh", "-c", "echo line-one >&2; echo body; printf 'line-two\\nno-newline' >&2"});
+  Conn c = srv.connect();
+  Response r = c.call({});
+  INFO(r);
+  CHECK(r.status == 200);
+  CHECK(r.body == "body\n");  // stderr never mixes into the response
+  REQUIRE(srv.wait_stderr("no-newline", 3000ms));
+  std::string err = srv.stderr_text();
+  INFO("stderr: " << printable(err));
+  CHECK(has_line(err, "line-one"));
+  CHECK(has_line(err, "line-two"));
+  CHECK(has_line(err, "no-newline"));
+  CHECK(srv.stdout_text().find("line-one") == std::string::npos);
+}
+
+TEST_CASE("logs: HOTWRAP_STDERR_PREFIX=1 prefixes each line with the call id") {
+  Server srv({"sh", "-c", "echo line-one >&2; echo line-two >&2"},
+             {{"HOTWRAP_STDERR_PREFIX", "1"}});
+  Conn c = srv.connect();
+  Request req;
+  Response r = c.call(req);
+  INFO(r);
+  CHECK(r.status == 200);
+  REQUIRE(srv.wait_stderr("line-two", 3000ms));
+  std::string err = srv.stderr_text();
+  INFO("stderr: " << printable(err));
+  CHECK(has_line(err, "[" + req.call_id() + "] line-one"));
+  CHECK(has_line(err, "[" + req.call_id() + "] line-two"));
 }
 
 TEST_CASE("logs: hotwrap's own lines are 'hotwrap: <level>: ...'") {
-    Server srv({"sh", "-c", "read m; [ \"$m\" = ok ]"}, {{"HOTWRAP_LOG_LEVEL", "debug"}});
-    Conn c = srv.connect();
-    Request ok{.body = "ok\n"};
-    Request bad{.body = "no\n"};
-    CHECK(c.call(ok).status == 200);
-    CHECK(c.call(bad).status == 502);
-    // At debug level each call is logged with its id.
-    CHECK(srv.wait_stderr("call " + bad.call_id() + ": ", 3000ms));
-    std::string err = srv.stderr_text();
-    INFO("stderr: " << printable(err, 4000));
-    int own = 0;
-    for (const auto& line : split_lines(err)) {
-        if (!line.starts_with("hotwrap")) continue;
-        ++own;
-        CAPTURE(line);
-        bool ok_format = line.starts_with("hotwrap: debug: ") || line.starts_with("hotwrap: info: ") ||
-                         line.starts_with("hotwrap: warn: ") || line.starts_with("hotwrap: error: ");
-        CHECK(ok_format);
-    }
-    CHECK(own > 0);
-    CHECK(srv.stdout_text().empty());  // hotwrap's own lines never go to stdout
+  Server srv({"sh", "-c", "read m; [ \"$m\" = ok ]"}, {{"HOTWRAP_LOG_LEVEL", "debug"}});
+  Conn c = srv.connect();
+  Request ok{.body = "ok\n"};
+  Request bad{.body = "no\n"};
+  CHECK(c.call(ok).status == 200);
+  CHECK(c.call(bad).status == 502);
+  // At debug level each call is logged with its id.
+  CHECK(srv.wait_stderr("call " + bad.call_id() + ": ", 3000ms));
+  std::string err = srv.stderr_text();
+  INFO("stderr: " << printable(err, 4000));
+  int own = 0;
+  for (const auto& line : split_lines(err)) {
+    if (!line.starts_with("hotwrap")) continue;
+    ++own;
+    CAPTURE(line);
+    bool ok_format = line.starts_with("hotwrap: debug: ") || line.starts_with("hotwrap: info: ") ||
+                     line.starts_with("hotwrap: warn: ") || line.starts_with("hotwrap: error: ");
+    CHECK(ok_format);
+  }
+  CHECK(own > 0);
+  CHECK(srv.stdout_text().empty());  // hotwrap's own lines never go to stdout
 }
 
 TEST_CASE("logs: no hotwrap line per successful call at the default level") {
-    Server srv({"sh", "-c", "cat; echo \"marker $FN_CALL_ID\" >&2"});
-    Conn c = srv.connect();
-    std::vector<std::string> ids;
-    for (int i = 0; i < 5; ++i) {
-        Request req{.body = "x"};
-        ids.push_back(req.call_id());
-        REQUIRE(c.call(req).status == 200);
-    }
-    // Handshake: hotwrap handles one call at a time per loop turn, so once a later call's stderr
-    // is in, whatever it logged for the earlier calls is in too.
-    Request last{.body = "x"};
-    REQUIRE(c.call(last).status == 200);
-    REQUIRE(srv.wait_stderr("marker " + last.call_id(), 3000ms));
-    std::string err = srv.stderr_text();
-    INFO("stderr: " << printable(err, 4000));
-    for (const auto& id : ids) {
-        CAPTURE(id);
-        CHECK(has_line(err, "marker " + id));
-        CHECK(err.find("hotwrap: info: call " + id) == std::string::npos);
-        CHECK(err.find("hotwrap: warn: call " + id) == std::string::npos);
-    }
+  Server srv({"sh", "-c", "cat; echo \"marker $FN_CALL_ID\" >&2"});
+  Conn c = srv.connect();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    Request req{.body = "x"};
+    ids.push_back(req.call_id());
+    REQUIRE(c.call(req).status == 200);
+  }
+  // Handshake: hotwrap handles one call at a time per loop turn, so once a later call's stderr
+  // is in, whatever it logged for the earlier calls is in too.
+  Request last{.body = "x"};
+  REQUIRE(c.call(last).status == 200);
+  REQUIRE(srv.wait_stderr("marker " + last.call_id(), 3000ms));
+  std::string err = srv.stderr_text();
+  INFO("stderr: " << printable(err, 4000));
+  for (const auto& id : ids) {
+    CAPTURE(id);
+    CHECK(has_line(err, "marker " + id));
+    CHECK(err.find("hotwrap: info: call " + id) == std::string::npos);
+    CHECK(err.find("hotwrap: warn: call " + id) == std::string::npos);
+  }
 }
 
 TEST_CASE("logs: a huge stderr line without newline does not stall the call") {
-    Server srv({"sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x >&2; echo >&2; echo ok"});
-    Conn c = srv.connect();
-    Response r = c.call({}, 20000ms);
-    INFO(r);
-    CHECK(r.status == 200);
-    CHECK(r.body == "ok\n");
-    // Everything reaches the log eventually (possibly split into several lines).
-    bool all = wait_until(
-        [&] {
-            std::string err = srv.stderr_text();
-            return static_cast<std::size_t>(std::count(err.begin(), err.end(), 'x')) >= 3000000;
-        },
-        5000ms);
-    CHECK(all);
+  Server srv({"sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x >&2; echo >&2; echo ok"});
+  Conn c = srv.connect();
+  Response r = c.call({}, 20000ms);
+  INFO(r);
+  CHECK(r.status == 200);
+  CHECK(r.body == "ok\n");
+  // Everything reaches the log eventually (possibly split into several lines).
+  bool all = wait_until(
+      [&] {
+        std::string err = srv.stderr_text();
+        return static_cast<std::size_t>(std::count(err.begin(), err.end(), 'x')) >= 3000000;
+      },
+      5000ms);
+  CHECK(all);
 }

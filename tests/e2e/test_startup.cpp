@@ -8,105 +8,109 @@ using namespace e2e;
 namespace {
 
 void check_exit(const RunResult& r, int code) {
-    REQUIRE_MESSAGE(r.status.has_value(), "hotwrap did not exit; stderr: " << printable(r.err));
-    INFO("hotwrap " << describe_status(*r.status) << "; stderr: " << printable(r.err)
-                    << "; stdout: " << printable(r.out));
-    CHECK(exit_code(*r.status) == code);
+  REQUIRE_MESSAGE(r.status.has_value(), "hotwrap did not exit; stderr: " << printable(r.err));
+  INFO("hotwrap " << describe_status(*r.status) << "; stderr: " << printable(r.err)
+                  << "; stdout: " << printable(r.out));
+  CHECK(exit_code(*r.status) == code);
 }
 
 void check_one_line(const std::string& err) {
-    INFO("stderr: " << printable(err));
-    CHECK(split_lines(err).size() == 1);
-    CHECK(err.ends_with("\n"));
+  INFO("stderr: " << printable(err));
+  CHECK(split_lines(err).size() == 1);
+  CHECK(err.ends_with("\n"));
 }
 
 }  // namespace
 
 TEST_CASE("start-up: no command is a usage error (exit 2, one line)") {
-    RunResult r = run_to_exit(std::vector<std::string>{});
-    check_exit(r, 2);
-    check_one_line(r.err);
+  RunResult r = run_to_exit(std::vector<std::string>{});
+  check_exit(r, 2);
+  check_one_line(r.err);
 }
 
 TEST_CASE("start-up: only options and -- but no command is a usage error") {
-    RunResult r = run_to_exit({"--buffer-bytes=1024", "--"});
-    check_exit(r, 2);
-    check_one_line(r.err);
+  RunResult r = run_to_exit({"--buffer-bytes=1024", "--"});
+  check_exit(r, 2);
+  check_one_line(r.err);
 }
 
 TEST_CASE("start-up: unknown option exits 2") {
-    RunResult r = run_to_exit({"--no-such-option-xyz", "cat"});
-    check_exit(r, 2);
-    CHECK(r.err.find("no-such-option-xyz") != std::string::npos);
+  RunResult r = run_to_exit({"--no-such-option-xyz", "cat"});
+  check_exit(r, 2);
+  CHECK(r.err.find("no-such-option-xyz") != std::string::npos);
 }
 
 TEST_CASE("start-up: command not in PATH exits 127 naming it") {
-    RunResult r = run_to_exit({"no-such-cmd-xyz"});
-    check_exit(r, 127);
-    CHECK(r.err.find("no-such-cmd-xyz") != std::string::npos);
-    check_one_line(r.err);
+  RunResult r = run_to_exit({"no-such-cmd-xyz"});
+  check_exit(r, 127);
+  CHECK(r.err.find("no-such-cmd-xyz") != std::string::npos);
+  check_one_line(r.err);
 }
 
 TEST_CASE("start-up: command that is not executable exits 126") {
-    TempDir tmp;
-    std::string path = tmp.write_file("not-executable", "#!/bin/sh\necho hi\n", 0644);
-    RunResult r = run_to_exit({path});
-    check_exit(r, 126);
-    CHECK(r.err.find("not-executable") != std::string::npos);
+  TempDir tmp;
+  std::string path = tmp.write_file("not-executable", "#!/bin/sh\necho hi\n", 0644);
+  RunResult r = run_to_exit({path});
+  check_exit(r, 126);
+  CHECK(r.err.find("not-executable") != std::string::npos);
 }
 
 TEST_CASE("start-up: --version prints hotwrap 0.1.0") {
-    RunResult r = run_to_exit({"--version"});
-    check_exit(r, 0);
-    CHECK(r.out.starts_with("hotwrap 0.1.0"));
+  RunResult r = run_to_exit({"--version"});
+  check_exit(r, 0);
+  CHECK(r.out.starts_with("hotwrap 0.1.0"));
 }
 
 TEST_CASE("start-up: --help lists every HOTWRAP_ variable and flag") {
-    RunResult r = run_to_exit({"--help"});
-    check_exit(r, 0);
-    std::string text = r.out + r.err;
-    const char* names[][2] = {
-        {"HOTWRAP_BUFFER_BYTES", "--buffer-bytes"},
-        {"HOTWRAP_KILL_GRACE_MS", "--kill-grace-ms"},
-        {"HOTWRAP_DEADLINE_MARGIN_MS", "--deadline-margin-ms"},
-        {"HOTWRAP_SHUTDOWN_GRACE_MS", "--shutdown-grace-ms"},
-        {"HOTWRAP_LOG_LEVEL", "--log-level"},
-        {"HOTWRAP_STDERR_PREFIX", "--stderr-prefix"},
-        {"HOTWRAP_CONTENT_TYPE", "--content-type"},
-        {"HOTWRAP_MAX_HEADER_BYTES", "--max-header-bytes"},
-        {"HOTWRAP_MAX_HEADERS", "--max-headers"},
-        {"HOTWRAP_MAX_URL_BYTES", "--max-url-bytes"},
-        {"HOTWRAP_MAX_BODY_BYTES", "--max-body-bytes"},
-        {"HOTWRAP_MAX_CONNECTIONS", "--max-connections"},
-    };
-    for (const auto& [var, flag] : names) {
-        CAPTURE(var);
-        CHECK(text.find(var) != std::string::npos);
-        CHECK(text.find(flag) != std::string::npos);
-    }
+  RunResult r = run_to_exit({"--help"});
+  check_exit(r, 0);
+  std::string text = r.out + r.err;
+  const char* names[][2] = {
+      {"HOTWRAP_BUFFER_BYTES", "--buffer-bytes"},
+      {"HOTWRAP_KILL_GRACE_MS", "--kill-grace-ms"},
+      {"HOTWRAP_DEADLINE_MARGIN_MS", "--deadline-margin-ms"},
+      {"HOTWRAP_SHUTDOWN_GRACE_MS", "--shutdown-grace-ms"},
+      {"HOTWRAP_LOG_LEVEL", "--log-level"},
+      {"HOTWRAP_STDERR_PREFIX", "--stderr-prefix"},
+      {"HOTWRAP_CONTENT_TYPE", "--content-type"},
+      {"HOTWRAP_MAX_HEADER_BYTES", "--max-header-bytes"},
+      {"HOTWRAP_MAX_HEADERS", "--max-headers"},
+      {"HOTWRAP_MAX_URL_BYTES", "--max-url-bytes"},
+      {"HOTWRAP_MAX_BODY_BYTES", "--max-body-bytes"},
+      {"HOTWRAP_MAX_CONNECTIONS", "--max-connections"},
+  };
+  for (const auto& [var, flag] : names) {
+    CAPTURE(var);
+    CHECK(text.find(var) != std::string::npos);
+    CHECK(text.find(flag) != std::string::npos);
+  }
 }
 
 TEST_CASE("start-up: unknown FN_FORMAT exits 2 naming the value and the accepted ones") {
-    Server::Options o;
-    o.argv = {"cat"};
-    o.http_stream_defaults = false;
-    o.env = {{"FN_FORMAT", "bogus-format"}};
-    RunResult r = run_to_exit(std::move(o));
-    check_exit(r, 2);
-    check_one_line(r.err);
-    CHECK(r.err.find("bogus-format") != std::string::npos);
-    CHECK(r.err.find("http-stream") != std::string::npos);
+  Server::Options o;
+  o.argv = {"cat"};
+  o.http_stream_defaults = false;
+  o.env = {{"FN_FORMAT", "bogus-format"}};
+  RunResult r = run_to_exit(std::move(o));
+  check_exit(r, 2);
+  check_one_line(r.err);
+  CHECK(r.err.find("bogus-format") != std::string::npos);
+  CHECK(r.err.find("http-stream") != std::string::npos);
 }
 
 TEST_CASE("start-up: flags take --name=value and --name value, then -- and the command") {
-    std::vector<std::string> argv;
-    SUBCASE("--name=value") { argv = {"--buffer-bytes=4096", "--", "cat"}; }
-    SUBCASE("--name value") { argv = {"--buffer-bytes", "4096", "cat"}; }
-    CAPTURE(argv.size());
-    Server srv(argv);
-    Conn c = srv.connect();
-    Response r = c.call({.body = "x"});
-    INFO(r);
-    CHECK(r.status == 200);
-    CHECK(r.body == "x");
+  std::vector<std::string> argv;
+  SUBCASE("--name=value") {
+    argv = {"--buffer-bytes=4096", "--", "cat"};
+  }
+  SUBCASE("--name value") {
+    argv = {"--buffer-bytes", "4096", "cat"};
+  }
+  CAPTURE(argv.size());
+  Server srv(argv);
+  Conn c = srv.connect();
+  Response r = c.call({.body = "x"});
+  INFO(r);
+  CHECK(r.status == 200);
+  CHECK(r.body == "x");
 }

@@ -10,8 +10,8 @@ using namespace e2e;
 namespace {
 
 void check_fdk_headers(const Response& r) {
-    CHECK(r.header("Fn-Fdk-Version") == "hotwrap/0.1.0");
-    CHECK(!r.header("Fn-Fdk-Runtime").value_or("").empty());
+  CHECK(r.header("Fn-Fdk-Version") == "hotwrap/0.1.0");
+  CHECK(!r.header("Fn-Fdk-Runtime").value_or("").empty());
 }
 
 const std::vector<std::pair<std::string, std::string>> kTrigger = {
@@ -23,107 +23,111 @@ const std::vector<std::pair<std::string, std::string>> kTrigger = {
 }  // namespace
 
 TEST_CASE("status: exit 0 is 200 with stdout, FDK headers and the content type") {
-    SUBCASE("default content type") {
-        Server srv({"printf", "ok"});
-        Conn c = srv.connect();
-        Response r = c.call({});
-        INFO(r);
-        CHECK(r.status == 200);
-        CHECK(r.body == "ok");
-        CHECK(r.complete);
-        CHECK_FALSE(r.chunked);
-        CHECK(r.header("Content-Length") == "2");
-        CHECK(r.header("Content-Type") == "application/octet-stream");
-        check_fdk_headers(r);
-    }
-    SUBCASE("HOTWRAP_CONTENT_TYPE") {
-        Server srv({"printf", "ok"}, {{"HOTWRAP_CONTENT_TYPE", "text/plain; charset=utf-8"}});
-        Conn c = srv.connect();
-        Response r = c.call({});
-        INFO(r);
-        CHECK(r.status == 200);
-        CHECK(r.header("Content-Type") == "text/plain; charset=utf-8");
-    }
-}
-
-TEST_CASE("status: failures on the invoke path are 502, and the connection stays usable") {
-    std::vector<std::string> cmd;
-    SUBCASE("exit 3") { cmd = {"sh", "-c", "echo partial; exit 3"}; }
-    SUBCASE("killed by a signal") { cmd = {"sh", "-c", "kill -9 $$"}; }
-    SUBCASE("the command cannot be executed any more") {
-        // Found at start-up, removed before the call: spawn fails at call time.
-        TempDir tmp;
-        std::string path = tmp.write_file("vanishing", "#!/bin/sh\necho hi\n", 0755);
-        Server srv({path});
-        std::remove(path.c_str());
-        Conn c = srv.connect();
-        Response r = c.call({});
-        INFO(r);
-        CHECK(r.status == 502);
-        check_fdk_headers(r);
-        return;
-    }
-    CAPTURE(cmd.back());
-    Server srv(cmd);
-    Conn c = srv.connect();
-    for (int i = 0; i < 2; ++i) {
-        CAPTURE(i);
-        Response r = c.call({.body = "in"});
-        INFO(r);
-        CHECK(r.status == 502);
-        CHECK(r.complete);
-        CHECK_FALSE(r.closed);
-        CHECK(!r.body.empty());          // a text describing the failure
-        CHECK(r.body != "partial\n");    // not the command's stdout
-        check_fdk_headers(r);
-    }
-}
-
-TEST_CASE("status: trigger calls are 200 with Fn-Http-Status") {
-    SUBCASE("success") {
-        Server srv({"printf", "ok"});
-        Conn c = srv.connect();
-        Response r = c.call({.headers = kTrigger});
-        INFO(r);
-        CHECK(r.status == 200);
-        CHECK(r.header("Fn-Http-Status") == "200");
-        CHECK(r.body == "ok");
-        check_fdk_headers(r);
-    }
-    SUBCASE("success, header name in lower case") {
-        Server srv({"printf", "ok"});
-        Conn c = srv.connect();
-        Response r = c.call({.headers = {{"fn-intent", "httprequest"}}});
-        INFO(r);
-        CHECK(r.status == 200);
-        CHECK(r.header("Fn-Http-Status") == "200");
-    }
-    SUBCASE("failure keeps stdout as the body") {
-        Server srv({"sh", "-c", "echo oops; exit 1"});
-        Conn c = srv.connect();
-        Response r = c.call({.headers = kTrigger});
-        INFO(r);
-        CHECK(r.status == 200);
-        CHECK(r.header("Fn-Http-Status") == "500");
-        CHECK(r.body == "oops\n");
-        check_fdk_headers(r);
-    }
-    SUBCASE("killed by a signal") {
-        Server srv({"sh", "-c", "echo before; kill -9 $$"});
-        Conn c = srv.connect();
-        Response r = c.call({.headers = kTrigger});
-        INFO(r);
-        CHECK(r.status == 200);
-        CHECK(r.header("Fn-Http-Status") == "500");
-        CHECK(r.body == "before\n");
-    }
-}
-
-TEST_CASE("status: an invoke call has no Fn-Http-Status") {
+  SUBCASE("default content type") {
     Server srv({"printf", "ok"});
     Conn c = srv.connect();
     Response r = c.call({});
     INFO(r);
     CHECK(r.status == 200);
-    CHECK_FALSE(r.has_header("Fn-Http-Status"));
+    CHECK(r.body == "ok");
+    CHECK(r.complete);
+    CHECK_FALSE(r.chunked);
+    CHECK(r.header("Content-Length") == "2");
+    CHECK(r.header("Content-Type") == "application/octet-stream");
+    check_fdk_headers(r);
+  }
+  SUBCASE("HOTWRAP_CONTENT_TYPE") {
+    Server srv({"printf", "ok"}, {{"HOTWRAP_CONTENT_TYPE", "text/plain; charset=utf-8"}});
+    Conn c = srv.connect();
+    Response r = c.call({});
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.header("Content-Type") == "text/plain; charset=utf-8");
+  }
+}
+
+TEST_CASE("status: failures on the invoke path are 502, and the connection stays usable") {
+  std::vector<std::string> cmd;
+  SUBCASE("exit 3") {
+    cmd = {"sh", "-c", "echo partial; exit 3"};
+  }
+  SUBCASE("killed by a signal") {
+    cmd = {"sh", "-c", "kill -9 $$"};
+  }
+  SUBCASE("the command cannot be executed any more") {
+    // Found at start-up, removed before the call: spawn fails at call time.
+    TempDir tmp;
+    std::string path = tmp.write_file("vanishing", "#!/bin/sh\necho hi\n", 0755);
+    Server srv({path});
+    std::remove(path.c_str());
+    Conn c = srv.connect();
+    Response r = c.call({});
+    INFO(r);
+    CHECK(r.status == 502);
+    check_fdk_headers(r);
+    return;
+  }
+  CAPTURE(cmd.back());
+  Server srv(cmd);
+  Conn c = srv.connect();
+  for (int i = 0; i < 2; ++i) {
+    CAPTURE(i);
+    Response r = c.call({.body = "in"});
+    INFO(r);
+    CHECK(r.status == 502);
+    CHECK(r.complete);
+    CHECK_FALSE(r.closed);
+    CHECK(!r.body.empty());        // a text describing the failure
+    CHECK(r.body != "partial\n");  // not the command's stdout
+    check_fdk_headers(r);
+  }
+}
+
+TEST_CASE("status: trigger calls are 200 with Fn-Http-Status") {
+  SUBCASE("success") {
+    Server srv({"printf", "ok"});
+    Conn c = srv.connect();
+    Response r = c.call({.headers = kTrigger});
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.header("Fn-Http-Status") == "200");
+    CHECK(r.body == "ok");
+    check_fdk_headers(r);
+  }
+  SUBCASE("success, header name in lower case") {
+    Server srv({"printf", "ok"});
+    Conn c = srv.connect();
+    Response r = c.call({.headers = {{"fn-intent", "httprequest"}}});
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.header("Fn-Http-Status") == "200");
+  }
+  SUBCASE("failure keeps stdout as the body") {
+    Server srv({"sh", "-c", "echo oops; exit 1"});
+    Conn c = srv.connect();
+    Response r = c.call({.headers = kTrigger});
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.header("Fn-Http-Status") == "500");
+    CHECK(r.body == "oops\n");
+    check_fdk_headers(r);
+  }
+  SUBCASE("killed by a signal") {
+    Server srv({"sh", "-c", "echo before; kill -9 $$"});
+    Conn c = srv.connect();
+    Response r = c.call({.headers = kTrigger});
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.header("Fn-Http-Status") == "500");
+    CHECK(r.body == "before\n");
+  }
+}
+
+TEST_CASE("status: an invoke call has no Fn-Http-Status") {
+  Server srv({"printf", "ok"});
+  Conn c = srv.connect();
+  Response r = c.call({});
+  INFO(r);
+  CHECK(r.status == 200);
+  CHECK_FALSE(r.has_header("Fn-Http-Status"));
 }
