@@ -240,6 +240,12 @@ void HttpStream::on_accept() {
   while (conns_.size() < runner_.config().max_connections) {
     int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
+      // A unix socket's default buffer (~200 KiB) makes a streaming response stall and re-arm
+      // several times per MiB; 1 MiB each way lets a pipe's worth pass in one write. The memory
+      // is only used when a caller lags; the kernel caps it at net.core.[rw]mem_max.
+      int size = 1 << 20;
+      (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+      (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
       conns_.push_back(std::make_unique<Connection>(*this, UniqueFd(fd)));
       emfile_logged_ = false;
       continue;
