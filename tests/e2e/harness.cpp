@@ -936,4 +936,16 @@ bool Conn::wait_closed(Ms timeout) {
   return eof_;
 }
 
+std::vector<pid_t> wait_call_running(const Server& srv) {
+  std::vector<pid_t> tree;
+  bool running = wait_until(
+      [&] {
+        tree = srv.descendants();
+        return !tree.empty();
+      },
+      5000ms);
+  if (!running) fail("no command process appeared under hotwrap; stderr: " + srv.stderr_text());
+  return tree;
+}
+
 }  // namespace e2e

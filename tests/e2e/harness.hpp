@@ -279,4 +279,8 @@ class Conn {
   std::unique_ptr<Parser> p_;
 };
 
+// Waits (bounded, 5 s) for the call's first process to appear under hotwrap: the handshake that
+// a call is running. Returns the process tree; throws (a test failure) when none appears.
+std::vector<pid_t> wait_call_running(const Server& srv);
+
 }  // namespace e2e

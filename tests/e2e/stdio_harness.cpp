@@ -431,22 +431,6 @@ int Proc::fd_count() const {
   return n;
 }
 
-std::optional<int> exit_code(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return std::nullopt;
-}
-
-std::optional<int> term_signal(int status) {
-  if (WIFSIGNALED(status)) return WTERMSIG(status);
-  return std::nullopt;
-}
-
-std::string describe(int status) {
-  if (WIFEXITED(status)) return "exited " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
-  return "status " + std::to_string(status);
-}
-
 std::string printable(std::string_view s, size_t max) {
   std::string out;
   for (unsigned char c : s) {

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "harness.hpp"
+
 namespace stdio_e2e {
 
 using namespace std::chrono_literals;
@@ -107,9 +109,11 @@ class Proc {
 };
 
 // Exit code / signal of a raw wait status, and a description for messages.
-std::optional<int> exit_code(int status);
-std::optional<int> term_signal(int status);
-std::string describe(int status);
+using e2e::exit_code;
+using e2e::term_signal;
+inline std::string describe(int status) {
+  return e2e::describe_status(status);
+}
 
 // Escapes control and non-ASCII bytes for failure messages.
 std::string printable(std::string_view s, size_t max = 600);

@@ -26,21 +26,6 @@ void check_tree_gone(const Server& srv, const std::vector<pid_t>& pids, Ms timeo
   CHECK(gone);
 }
 
-// Waits (bounded) for the call's first process to appear under hotwrap: the handshake that a
-// call is running.
-std::vector<pid_t> wait_call_running(const Server& srv) {
-  std::vector<pid_t> tree;
-  bool running = wait_until(
-      [&] {
-        tree = srv.descendants();
-        return !tree.empty();
-      },
-      5000ms);
-  REQUIRE_MESSAGE(running,
-                  "no command process appeared under hotwrap; stderr: " << srv.stderr_text());
-  return tree;
-}
-
 }  // namespace
 
 TEST_CASE("deadline: 504 arrives before Fn-Deadline and the command is killed") {

@@ -33,19 +33,6 @@ void check_socket_files_gone(const Server& srv) {
   CHECK_FALSE(path_exists(srv.phony_path()));
 }
 
-std::vector<pid_t> wait_call_running(const Server& srv) {
-  std::vector<pid_t> tree;
-  bool running = wait_until(
-      [&] {
-        tree = srv.descendants();
-        return !tree.empty();
-      },
-      5000ms);
-  REQUIRE_MESSAGE(running,
-                  "no command process appeared under hotwrap; stderr: " << srv.stderr_text());
-  return tree;
-}
-
 }  // namespace
 
 TEST_CASE("reaping: 300 mixed calls leave no zombies and no extra descriptors") {
