@@ -16,32 +16,51 @@ struct Option {
   Kind kind;
   const char* fallback;  // shown in --help; the struct's initialiser is the real default
   const char* help;
+  // Stores a validated value: `n` for the numeric and boolean kinds, `text` for the others.
+  void (*set)(Config& c, uint64_t n, std::string_view text);
 };
+
+Millis ms(uint64_t n) {
+  return Millis(static_cast<int64_t>(n));
+}
 
 constexpr Option kOptions[] = {
     {"buffer-bytes", "HOTWRAP_BUFFER_BYTES", Kind::Bytes, "1048576",
-     "stdout held before the response is committed; past it the body streams (chunked)"},
+     "stdout held before the response is committed; past it the body streams (chunked)",
+     [](Config& c, uint64_t n, std::string_view) { c.buffer_bytes = n; }},
     {"kill-grace-ms", "HOTWRAP_KILL_GRACE_MS", Kind::Ms, "500",
-     "at the deadline: time between SIGTERM and SIGKILL to the call's process group"},
+     "at the deadline: time between SIGTERM and SIGKILL to the call's process group",
+     [](Config& c, uint64_t n, std::string_view) { c.kill_grace = ms(n); }},
     {"deadline-margin-ms", "HOTWRAP_DEADLINE_MARGIN_MS", Kind::Ms, "200",
-     "the 504 is sent this long before Fn-Deadline, so the agent keeps the container"},
+     "the 504 is sent this long before Fn-Deadline, so the agent keeps the container",
+     [](Config& c, uint64_t n, std::string_view) { c.deadline_margin = ms(n); }},
     {"shutdown-grace-ms", "HOTWRAP_SHUTDOWN_GRACE_MS", Kind::Ms, "5000",
-     "after SIGTERM/SIGINT: time a running call gets to finish"},
-    {"log-level", "HOTWRAP_LOG_LEVEL", Kind::LogLevel, "info", "debug, info, warn or error"},
+     "after SIGTERM/SIGINT: time a running call gets to finish",
+     [](Config& c, uint64_t n, std::string_view) { c.shutdown_grace = ms(n); }},
+    {"log-level", "HOTWRAP_LOG_LEVEL", Kind::LogLevel, "info", "debug, info, warn or error",
+     [](Config& c, uint64_t, std::string_view t) { parse_level(t, c.log_level); }},
     {"stderr-prefix", "HOTWRAP_STDERR_PREFIX", Kind::Bool, "0",
-     "1: prefix each stderr line of the command with \"[<call id>] \""},
+     "1: prefix each stderr line of the command with \"[<call id>] \"",
+     [](Config& c, uint64_t n, std::string_view) { c.stderr_prefix = n == 1; }},
     {"content-type", "HOTWRAP_CONTENT_TYPE", Kind::Text, "application/octet-stream",
-     "Content-Type of successful responses"},
+     "Content-Type of successful responses",
+     [](Config& c, uint64_t, std::string_view t) { c.content_type = t; }},
     {"max-header-bytes", "HOTWRAP_MAX_HEADER_BYTES", Kind::Bytes, "65536",
-     "request header block limit (431)"},
-    {"max-headers", "HOTWRAP_MAX_HEADERS", Kind::Count, "200", "request header count limit (431)"},
-    {"max-url-bytes", "HOTWRAP_MAX_URL_BYTES", Kind::Bytes, "8192", "request URL limit (414)"},
+     "request header block limit (431)",
+     [](Config& c, uint64_t n, std::string_view) { c.max_header_bytes = n; }},
+    {"max-headers", "HOTWRAP_MAX_HEADERS", Kind::Count, "200", "request header count limit (431)",
+     [](Config& c, uint64_t n, std::string_view) { c.max_headers = n; }},
+    {"max-url-bytes", "HOTWRAP_MAX_URL_BYTES", Kind::Bytes, "8192", "request URL limit (414)",
+     [](Config& c, uint64_t n, std::string_view) { c.max_url_bytes = n; }},
     {"max-body-bytes", "HOTWRAP_MAX_BODY_BYTES", Kind::Bytes, "0",
-     "request body limit, 0 for none (413)"},
+     "request body limit, 0 for none (413)",
+     [](Config& c, uint64_t n, std::string_view) { c.max_body_bytes = n; }},
     {"max-connections", "HOTWRAP_MAX_CONNECTIONS", Kind::Count, "64",
-     "connections served at once; more wait in the listen queue"},
+     "connections served at once; more wait in the listen queue",
+     [](Config& c, uint64_t n, std::string_view) { c.max_connections = n == 0 ? 1 : n; }},
     {"prespawn", "HOTWRAP_PRESPAWN", Kind::Bool, "0",
-     "1: start the next command process before its call arrives (see README)"},
+     "1: start the next command process before its call arrives (see README)",
+     [](Config& c, uint64_t n, std::string_view) { c.prespawn = n == 1; }},
 };
 
 std::string error_for(const Option& o, std::string_view value, const char* why) {
@@ -67,40 +86,18 @@ std::string apply(const Option& o, std::string_view value, Config& c) {
       break;
     case Kind::Bool:
       if (value != "0" && value != "1") return error_for(o, value, "expected 0 or 1");
+      n = value == "1" ? 1 : 0;
       break;
-    case Kind::LogLevel:
-      if (!parse_level(value, c.log_level))
+    case Kind::LogLevel: {
+      Level level;
+      if (!parse_level(value, level)) {
         return error_for(o, value, "expected debug, info, warn or error");
-      return {};
+      }
+      break;
+    }
     case Kind::Text: break;
   }
-  std::string_view f = o.flag;
-  bool b = value == "1";
-  auto ms = Millis(static_cast<int64_t>(n));
-  if (f == "buffer-bytes")
-    c.buffer_bytes = n;
-  else if (f == "kill-grace-ms")
-    c.kill_grace = ms;
-  else if (f == "deadline-margin-ms")
-    c.deadline_margin = ms;
-  else if (f == "shutdown-grace-ms")
-    c.shutdown_grace = ms;
-  else if (f == "stderr-prefix")
-    c.stderr_prefix = b;
-  else if (f == "content-type")
-    c.content_type = std::string(value);
-  else if (f == "max-header-bytes")
-    c.max_header_bytes = n;
-  else if (f == "max-headers")
-    c.max_headers = n;
-  else if (f == "max-url-bytes")
-    c.max_url_bytes = n;
-  else if (f == "max-body-bytes")
-    c.max_body_bytes = n;
-  else if (f == "max-connections")
-    c.max_connections = n == 0 ? 1 : n;
-  else if (f == "prespawn")
-    c.prespawn = b;
+  o.set(c, n, value);
   return {};
 }
 

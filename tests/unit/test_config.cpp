@@ -49,6 +49,12 @@ TEST_CASE("flags win over environment variables") {
   REQUIRE(p.has_value());
   CHECK(p->config.kill_grace.count() == 50);
   CHECK(p->config.buffer_bytes == 7);
+  auto levels = parse({"--content-type=text/plain", "cat"},
+                      {{"HOTWRAP_LOG_LEVEL", "debug"}, {"HOTWRAP_PRESPAWN", "1"}});
+  REQUIRE(levels.has_value());
+  CHECK(levels->config.log_level == Level::Debug);
+  CHECK(levels->config.prespawn);
+  CHECK(levels->config.content_type == "text/plain");
   auto q = parse({"--stderr-prefix", "cat"});
   REQUIRE(q.has_value());
   CHECK(q->config.stderr_prefix);
