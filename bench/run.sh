@@ -170,13 +170,13 @@ mkdir -p "$WORK/start"
 
 # ---- 7. prespawn ---------------------------------------------------------------------------------
 log "7. node func.js, $PRE_CALLS calls per side after ${PRE_SLEEP_MS} ms idle (prespawned | per-call spawn | bare prespawned)"
-start_hotwrap hot HOTWRAP_PRESPAWN=1 -- node "$BENCH/func.js"
+start_hotwrap hot HOTWRAP_PRESPAWN=1 -- node "$ROOT/examples/node/func.js"
 hot_pid=$hw_pid
-start_hotwrap cold -- node "$BENCH/func.js"
+start_hotwrap cold -- node "$ROOT/examples/node/func.js"
 cold_pid=$hw_pid
 sleep 0.5  # the first prespawned node boots
 "$WORK/client" prespawn "$WORK/hot/lsnr.sock" "$WORK/cold/lsnr.sock" "$PRE_CALLS" "$PRE_SLEEP_MS" \
-  node "$BENCH/func.js" >>"$R"
+  node "$ROOT/examples/node/func.js" >>"$R"
 stop "$hot_pid"
 stop "$cold_pid"
 stop "$null_pid"

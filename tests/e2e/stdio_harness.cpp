@@ -431,28 +431,6 @@ int Proc::fd_count() const {
   return n;
 }
 
-std::string printable(std::string_view s, size_t max) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (out.size() >= max) {
-      out += "...(" + std::to_string(s.size()) + " bytes)";
-      break;
-    }
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c < 0x20 || c >= 0x7f) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\x%02x", c);
-      out += b;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 bool alive(pid_t pid) {
   char s = state_of(pid);
   return s != '?' && s != 'Z' && s != 'X';

@@ -116,7 +116,7 @@ inline std::string describe(int status) {
 }
 
 // Escapes control and non-ASCII bytes for failure messages.
-std::string printable(std::string_view s, size_t max = 600);
+using e2e::printable;
 
 // True while `pid` exists and is not a zombie.
 bool alive(pid_t pid);
