@@ -100,7 +100,15 @@ Runner::~Runner() {
 }
 
 std::unique_ptr<Call> Runner::start(CallHandler& handler, CallRequest request) {
+  request.stdio = with_log_plan(request.stdio);
   return std::unique_ptr<Call>(new Call(*this, handler, std::move(request)));
+}
+
+StdioPlan Runner::with_log_plan(StdioPlan plan) const {
+  // hotwrap must see the lines to prefix them; the cold default format, which hands the command
+  // all of hotwrap's streams, leaves stderr alone too.
+  if (config_.stderr_prefix && plan.out == Stdio::Pipe) plan.err = Stdio::Pipe;
+  return plan;
 }
 
 void Runner::enable_prespawn() {
@@ -127,7 +135,7 @@ void Runner::refill() {
                    std::to_string(::getpid()) + "-" + std::to_string(++warm_seq_) + ".env";
   env_.clear();
   env_.add("FN_CALL_ENV_FILE", warm_env_file_);
-  auto child = spawn_command(exe_.c_str(), argv_.data(), env_.envp(), StdioPlan{});
+  auto child = spawn_command(exe_.c_str(), argv_.data(), env_.envp(), with_log_plan({}));
   env_.clear();
   if (!child) {
     // Not fatal: the next call spawns the usual way and reports the error if it persists.
@@ -156,8 +164,7 @@ void Runner::child_exited(int wstatus) {
 }
 
 Result<Child> Runner::obtain_child(const StdioPlan& plan, std::string& env_file) {
-  bool piped = plan.in == Stdio::Pipe && plan.out == Stdio::Pipe && plan.err == Stdio::Pipe;
-  if (warm_ && piped) {
+  if (warm_ && plan == with_log_plan({})) {
     // It may have died a moment ago, before its SIGCHLD was read: a call must never go to a dead
     // process when a new one would have served it.
     siginfo_t info{};

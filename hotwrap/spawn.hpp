@@ -17,7 +17,10 @@ enum class Stdio { Pipe, Inherit };
 struct StdioPlan {
   Stdio in = Stdio::Pipe;
   Stdio out = Stdio::Pipe;
-  Stdio err = Stdio::Pipe;
+  // The container log, directly: no copy through hotwrap, and a slow log reader blocks only the
+  // command that writes to it. The runner pipes it when each line is to get the call id.
+  Stdio err = Stdio::Inherit;
+  bool operator==(const StdioPlan&) const = default;
 };
 
 // A spawned command: passive data. It never blocks and never touches the event loop; the runner

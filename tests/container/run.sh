@@ -179,6 +179,8 @@ stop_check() {
 }
 
 # start <name> <image> <init: yes|no> [command...] — sets DIR (the host side of /tmp/iofs) and CNAME.
+# RUN_ENV: extra `-e NAME=value` options for this container.
+RUN_ENV=()
 start() {
   local name=$1 image=$2 init=$3
   shift 3
@@ -189,7 +191,7 @@ start() {
   local init_opt=()
   [ "$init" = yes ] && init_opt=(--init)
   CONTAINERS+=("$CNAME")
-  docker run -d --name "$CNAME" "${FN_OPTS[@]}" "${init_opt[@]}" -v "$DIR:/tmp/iofs" \
+  docker run -d --name "$CNAME" "${FN_OPTS[@]}" "${RUN_ENV[@]}" "${init_opt[@]}" -v "$DIR:/tmp/iofs" \
     -e FN_FORMAT=http-stream -e FN_LISTENER=unix:/tmp/iofs/lsnr.sock \
     "$image" "$@" >/dev/null 2>"$WORK/run-$name.err"
 }
@@ -324,6 +326,32 @@ if [ -n "${BUILT[node]:-}" ] && launch node hotwrap-example-node yes; then
   call node-2 30 "$WORK/empty"
   expect_call "node: second call, empty body -> Hello World from Node!" 200 "$WORK/node2.want" || true
 fi
+
+# --- node, prespawned: the next node boots while the container idles ---------------------------
+RUN_ENV=(-e HOTWRAP_PRESPAWN=1)
+if [ -n "${BUILT[node]:-}" ] && launch node-pre hotwrap-example-node yes; then
+  waiting=""
+  for _ in $(seq 50); do
+    waiting="$(ps_container "$CNAME" | awk '$4 == "node"')"
+    [ -n "$waiting" ] && break
+    sleep 0.1
+  done
+  if [ -n "$waiting" ]; then
+    pass "prespawn: a node process waits before the first call"
+  else
+    fail "prespawn: a node process waits before the first call" "processes: $(ps_container "$CNAME" | tr '\n' '|')"
+  fi
+  for i in 1 2 3; do
+    call "pre-$i" 30 "$WORK/node1.in" -H 'Content-Type: application/json'
+    expect_call "prespawn: call $i on the read-only container -> Hello Bob from Node!" 200 "$WORK/node1.want" || true
+  done
+  if docker logs "$CNAME" 2>&1 | grep -q 'hotwrap: .*prespawned'; then
+    fail "prespawn: every call took the waiting process" "log: $(logs_of "$CNAME")"
+  else
+    pass "prespawn: every call took the waiting process"
+  fi
+fi
+RUN_ENV=()
 
 # --- rev -------------------------------------------------------------------------------------
 if [ -n "${BUILT[rev]:-}" ] && launch rev hotwrap-example-rev yes; then

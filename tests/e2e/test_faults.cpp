@@ -457,11 +457,13 @@ TEST_CASE("faults: a large body into a command that reads little of it or none")
 }
 
 TEST_CASE("faults: a 1 MiB stderr line without newline does not stall a concurrent call") {
-  // 64 pieces of 16 KiB with no newline, written over a while, then the answer.
+  // 64 pieces of 16 KiB with no newline, written over a while, then the answer. With the prefix
+  // on, the lines go through hotwrap, which must not hold them whole.
   Server srv({"sh", "-c",
               "read m; if [ \"$m\" = noisy ]; then " + kRunning +
                   "i=0; while [ $i -lt 64 ]; do head -c 16384 /dev/zero | tr '\\0' x >&2; "
-                  "i=$((i+1)); done; fi; echo ok"});
+                  "i=$((i+1)); done; fi; echo ok"},
+             {{"HOTWRAP_STDERR_PREFIX", "1"}});
   Conn noisy = srv.connect();
   REQUIRE(noisy.send_request({.headers = {{"Fn-Call-Id", "noisy"}}, .body = "noisy\n"}));
   REQUIRE(srv.wait_stderr("running noisy", 5000ms));

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 
 using namespace e2e;
@@ -40,7 +42,7 @@ TEST_CASE("logs: FN_LOGFRAME_NAME/HDR frame every call on stdout and stderr") {
   }
 }
 
-TEST_CASE("logs: the command's stderr reaches hotwrap's stderr line by line") {
+TEST_CASE("logs: the command's stderr is hotwrap's stderr, byte for byte") {
   Server srv({"sh", "-c", "echo line-one >&2; echo body; printf 'line-two\\nno-newline' >&2"});
   Conn c = srv.connect();
   Response r = c.call({});
@@ -50,10 +52,34 @@ TEST_CASE("logs: the command's stderr reaches hotwrap's stderr line by line") {
   REQUIRE(srv.wait_stderr("no-newline", 3000ms));
   std::string err = srv.stderr_text();
   INFO("stderr: " << printable(err));
-  CHECK(has_line(err, "line-one"));
-  CHECK(has_line(err, "line-two"));
-  CHECK(has_line(err, "no-newline"));
+  CHECK(err.find("line-one\nline-two\nno-newline") != std::string::npos);
   CHECK(srv.stdout_text().find("line-one") == std::string::npos);
+}
+
+TEST_CASE("logs: the command's stderr is the very descriptor hotwrap was given") {
+  // Handed over, not copied: the command's fd 2 is the same open pipe as hotwrap's.
+  Server srv({"readlink", "/proc/self/fd/2"});
+  Conn c = srv.connect();
+  Response r = c.call({});
+  INFO(r);
+  REQUIRE(r.status == 200);
+  char target[64] = {};
+  std::string link = "/proc/" + std::to_string(srv.pid()) + "/fd/2";
+  REQUIRE(::readlink(link.c_str(), target, sizeof target - 1) > 0);
+  CHECK(r.body == std::string(target) + "\n");
+}
+
+TEST_CASE("logs: with HOTWRAP_STDERR_PREFIX=1 a last line without newline is ended") {
+  Server srv({"sh", "-c", "printf 'first\\nno-newline' >&2"}, {{"HOTWRAP_STDERR_PREFIX", "1"}});
+  Conn c = srv.connect();
+  Request req;
+  REQUIRE(c.call(req).status == 200);
+  Request next;
+  REQUIRE(c.call(next).status == 200);
+  std::string expect = "[" + req.call_id() + "] first\n[" + req.call_id() + "] no-newline\n[" +
+                       next.call_id() + "] first\n";
+  CHECK(srv.wait_stderr(expect, 3000ms));
+  INFO("stderr: " << printable(srv.stderr_text()));
 }
 
 TEST_CASE("logs: HOTWRAP_STDERR_PREFIX=1 prefixes each line with the call id") {
