@@ -37,6 +37,9 @@ std::vector<int> read_signals(int fd) {
     for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(signalfd_siginfo); ++i) {
       out.push_back(static_cast<int>(info[i].ssi_signo));
     }
+    // A short read emptied the queue: asking again would only return EAGAIN. (A signal queued
+    // since then keeps the descriptor readable for the next loop turn.)
+    if (static_cast<size_t>(n) < sizeof info) break;
   }
   return out;
 }
