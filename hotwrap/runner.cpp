@@ -130,9 +130,7 @@ void Runner::call_ended() {
 
 void Runner::refill() {
   if (!prespawn_ || warm_) return;
-  const char* tmp = std::getenv("TMPDIR");
-  warm_env_file_ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/hotwrap-" +
-                   std::to_string(::getpid()) + "-" + std::to_string(++warm_seq_) + ".env";
+  warm_env_file_ = next_env_file();
   env_.clear();
   env_.add("FN_CALL_ENV_FILE", warm_env_file_);
   auto child = spawn_command(exe_.c_str(), argv_.data(), env_.envp(), with_log_plan({}));
@@ -180,7 +178,22 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, std::string& env_file)
     }
     discard_warm(dead ? "had exited" : "could not be given its call's environment");
   }
+  if (prespawn_ && plan == with_log_plan({})) {
+    // Started for the call itself, it has the variables in its environment; it gets the file too,
+    // so that a program written for prespawn finds them the same way whichever process serves.
+    std::string path = next_env_file();
+    if (write_env_file(path, env_.added())) {
+      env_.add("FN_CALL_ENV_FILE", path);
+      env_file = std::move(path);
+    }
+  }
   return spawn_command(exe_.c_str(), argv_.data(), env_.envp(), plan);
+}
+
+std::string Runner::next_env_file() {
+  const char* tmp = std::getenv("TMPDIR");
+  return std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/hotwrap-" +
+         std::to_string(::getpid()) + "-" + std::to_string(++env_file_seq_) + ".env";
 }
 
 void Runner::write_log_frame(std::string_view value, bool to_stdout) const {

@@ -166,6 +166,8 @@ class Runner final : private ExitListener {
   StdioPlan with_log_plan(StdioPlan plan) const;
   void call_ended();
   void refill();
+  // A new path for a call's environment file: $TMPDIR (or /tmp)/hotwrap-<pid>-<n>.env.
+  std::string next_env_file();
   void discard_warm(const char* why);
   void child_exited(int wstatus) override;  // the prespawned process died before its call
 
@@ -181,7 +183,7 @@ class Runner final : private ExitListener {
   bool prespawn_ = false;
   std::optional<Child> warm_;
   std::string warm_env_file_;
-  uint64_t warm_seq_ = 0;
+  uint64_t env_file_seq_ = 0;
   Timer refill_timer_;
 };
 
