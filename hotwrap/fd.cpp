@@ -4,14 +4,6 @@
 
 namespace hotwrap {
 
-Result<void> set_nonblocking(int fd, bool on) {
-  int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0) return sys_fail("fcntl(F_GETFL)");
-  int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
-  if (wanted != flags && ::fcntl(fd, F_SETFL, wanted) < 0) return sys_fail("fcntl(F_SETFL)");
-  return {};
-}
-
 Result<Pipe> make_pipe(bool nonblock_read, bool nonblock_write) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) < 0) return sys_fail("pipe2");

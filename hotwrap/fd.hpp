@@ -45,7 +45,4 @@ struct Pipe {
 // the end handed to a child must stay blocking, as ordinary programs expect.
 Result<Pipe> make_pipe(bool nonblock_read, bool nonblock_write);
 
-// Sets or clears O_NONBLOCK.
-Result<void> set_nonblocking(int fd, bool on);
-
 }  // namespace hotwrap

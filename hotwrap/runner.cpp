@@ -162,7 +162,8 @@ void Runner::child_exited(int wstatus) {
 }
 
 Result<Child> Runner::obtain_child(const StdioPlan& plan, std::string& env_file) {
-  if (warm_ && plan == with_log_plan({})) {
+  bool hot = plan == with_log_plan({});  // a call the waiting process was started for
+  if (warm_ && hot) {
     // It may have died a moment ago, before its SIGCHLD was read: a call must never go to a dead
     // process when a new one would have served it.
     siginfo_t info{};
@@ -178,7 +179,7 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, std::string& env_file)
     }
     discard_warm(dead ? "had exited" : "could not be given its call's environment");
   }
-  if (prespawn_ && plan == with_log_plan({})) {
+  if (prespawn_ && hot) {
     // Started for the call itself, it has the variables in its environment; it gets the file too,
     // so that a program written for prespawn finds them the same way whichever process serves.
     std::string path = next_env_file();

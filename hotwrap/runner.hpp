@@ -160,7 +160,7 @@ class Runner final : private ExitListener {
  private:
   friend class Call;
   // The process for a call: the prespawned one when there is a healthy one, else a new one.
-  // `env_file` is set when the call's environment went to a file instead.
+  // `env_file` is set when the call's environment went to a file (prespawn).
   Result<Child> obtain_child(const StdioPlan& plan, std::string& env_file);
   // `plan` with the command's stderr routed as the configuration wants it.
   StdioPlan with_log_plan(StdioPlan plan) const;
