@@ -64,6 +64,7 @@ HttpFormat::~HttpFormat() {
 
 std::expected<void, std::string> HttpFormat::start() {
   if (auto r = stdio_.apply(); !r) return std::unexpected(r.error());
+  if (stdio_.stderr_caught()) runner_.relay_stderr();  // the command gets a blocking stderr
   HttpExchange::Owner& owner = *this;  // a private base: converted here, where it is accessible
   exchange_.emplace(runner_, owner, STDIN_FILENO, STDOUT_FILENO, HttpExchange::Transport::Stream);
   runner_.enable_prespawn();

@@ -98,6 +98,7 @@ JsonFormat::~JsonFormat() {
 
 std::expected<void, std::string> JsonFormat::start() {
   if (auto r = stdio_.apply(); !r) return std::unexpected(r.error());
+  if (stdio_.stderr_caught()) runner_.relay_stderr();  // the command gets a blocking stderr
   reader_.start();
   runner_.enable_prespawn();
   return {};

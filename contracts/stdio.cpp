@@ -1,6 +1,7 @@
 #include "contracts/stdio.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,6 +15,7 @@ StdioNonBlocking::~StdioNonBlocking() {
 }
 
 std::expected<void, std::string> StdioNonBlocking::apply() {
+  int err_before = ::fcntl(STDERR_FILENO, F_GETFL);
   for (int fd = 0; fd < 2; ++fd) {
     int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
@@ -22,6 +24,9 @@ std::expected<void, std::string> StdioNonBlocking::apply() {
     }
     saved_[fd] = flags;
   }
+  int err_after = ::fcntl(STDERR_FILENO, F_GETFL);
+  stderr_caught_ = err_before >= 0 && (err_before & O_NONBLOCK) == 0 && err_after >= 0 &&
+                   (err_after & O_NONBLOCK) != 0;
   return {};
 }
 

@@ -19,8 +19,14 @@ class StdioNonBlocking {
   // A failure is a start-up error line.
   std::expected<void, std::string> apply();
 
+  // True when stderr shares its open file description with stdin or stdout (all three are one
+  // terminal, say), so that apply() made it non-blocking too: then it is no stderr to hand to
+  // the command as it is.
+  bool stderr_caught() const { return stderr_caught_; }
+
  private:
   int saved_[2] = {-1, -1};  // original flags of fd 0 and 1; -1: untouched
+  bool stderr_caught_ = false;
 };
 
 // Exit codes of the hot stdio formats.

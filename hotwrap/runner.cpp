@@ -107,7 +107,7 @@ std::unique_ptr<Call> Runner::start(CallHandler& handler, CallRequest request) {
 StdioPlan Runner::with_log_plan(StdioPlan plan) const {
   // hotwrap must see the lines to prefix them; the cold default format, which hands the command
   // all of hotwrap's streams, leaves stderr alone too.
-  if (config_.stderr_prefix && plan.out == Stdio::Pipe) plan.err = Stdio::Pipe;
+  if ((config_.stderr_prefix || relay_stderr_) && plan.out == Stdio::Pipe) plan.err = Stdio::Pipe;
   return plan;
 }
 

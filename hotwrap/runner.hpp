@@ -145,6 +145,10 @@ class Runner final : private ExitListener {
   void enable_prespawn();
   void stop_prespawn();
 
+  // The command's stderr goes through hotwrap (as with HOTWRAP_STDERR_PREFIX), for a contract
+  // whose own non-blocking stdio made hotwrap's stderr non-blocking too. Before the first call.
+  void relay_stderr() { relay_stderr_ = true; }
+
   // Fn log framing: FN_LOGFRAME_NAME / FN_LOGFRAME_HDR from the container's environment; empty
   // when framing is off.
   const std::string& logframe_header() const { return logframe_hdr_; }
@@ -181,6 +185,7 @@ class Runner final : private ExitListener {
   std::string logframe_hdr_;
   size_t running_ = 0;
   bool prespawn_ = false;
+  bool relay_stderr_ = false;
   std::optional<Child> warm_;
   std::string warm_env_file_;
   uint64_t env_file_seq_ = 0;

@@ -213,7 +213,7 @@ Proc::Proc(Options opts) {
       break;
   }
   posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+  posix_spawn_file_actions_adddup2(&fa, opts.stderr_is_stdout ? out_pipe[1] : err_pipe[1], 2);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

@@ -1,8 +1,11 @@
 // The json format: JSON requests back to back on hotwrap's stdin, one JSON response line per call
 // on its stdout, driven the way the old Fn agent drove a hot json container.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -311,4 +314,29 @@ TEST_CASE("json: with HOTWRAP_PRESPAWN the call's variables are in FN_CALL_ENV_F
   REQUIRE(p.write(request("one", "pre-1") + request("two", "pre-2")));
   CHECK(next_response(p)["body"] == "one pre-1 POST\n");
   CHECK(next_response(p)["body"] == "two pre-2 POST\n");
+}
+
+TEST_CASE("json: stderr sharing stdout's pipe: the command still gets a blocking stderr") {
+  // hotwrap makes its stdout non-blocking; with `2>&1` that is its stderr too, which the command
+  // must not inherit. Its stderr then goes through hotwrap, and still arrives.
+  Options opts = json_format({"sh", "-c",
+                              "cat >/dev/null; echo to-stderr >&2; "
+                              "awk '$1 == \"flags:\" { print $2 }' /proc/self/fdinfo/2"});
+  opts.stderr_is_stdout = true;
+  Proc p(opts);
+  REQUIRE(p.write(request("x", "shared-1")));
+  // Both arrive on the one pipe, the relayed line and the response, in either order.
+  std::vector<std::string> lines;
+  for (int i = 0; i < 2; ++i) {
+    auto line = p.next_line();
+    REQUIRE_MESSAGE(line.has_value(), "stdout: " << printable(p.out()));
+    lines.push_back(*line);
+  }
+  CHECK(std::find(lines.begin(), lines.end(), "to-stderr") != lines.end());
+  auto response = std::find_if(lines.begin(), lines.end(), [](auto& l) { return l[0] == '{'; });
+  REQUIRE(response != lines.end());
+  std::string flags = json::parse(*response)["body"].get<std::string>();
+  INFO("fd 2 flags: " << flags);
+  REQUIRE(!flags.empty());
+  CHECK((std::stoul(flags, nullptr, 8) & O_NONBLOCK) == 0);
 }
