@@ -24,6 +24,8 @@ constexpr size_t kDrainLimit = 4 << 20;
 constexpr size_t kDefaultPipeSize = 64 << 10;
 // A stderr "line" longer than this is passed on in pieces rather than held.
 constexpr size_t kMaxStderrLine = 16 << 10;
+// How long a command runs before its stdout is watched (see Call::Call).
+constexpr std::chrono::microseconds kOutputWatchDelay(2000);
 // The call's environment for a prespawned process, one `NAME='value'` a line (sh-quoted, so a
 // script can `. "$FN_CALL_ENV_FILE"`). Written before any body byte is sent, so it is complete
 // by the time the process sees its input.
@@ -211,6 +213,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
       term_timer_(runner.loop(), [this] { on_term_deadline(); }),
       kill_timer_(runner.loop(), [this] { on_kill_deadline(); }),
       deferred_(runner.loop(), [this] { finish(deferred_outcome_); }),
+      watch_output_(runner.loop(), [this] { watch_output(); }),
       started_(steady_clock::now()) {
   ++runner_.running_;
   const Config& cfg = runner_.config();
@@ -256,7 +259,11 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
           handler_.call_output(b);
         },
         [](int) {});
-    stdout_->start();
+    // A command that is done within a couple of milliseconds is read when it exits
+    // (child_exited drains the pipe): one wake-up for the call instead of three (its output,
+    // EOF, its exit). What runs longer is watched from then on, so output that fills the pipe
+    // holds the command up at most that long, once.
+    watch_output_.start(kOutputWatchDelay);
   }
   if (child_.err) {
     stderr_.emplace(
@@ -286,7 +293,10 @@ Call::~Call() {
 void Call::feed(std::span<const std::string_view> pieces) {
   if (!child_.in || !stdin_ || stdin_->failed()) return;
   stdin_->write(pieces);
-  if (stdin_->queued() > 0) grow_pipes();  // the pipe filled up: this call streams
+  if (stdin_->queued() > 0) {  // the pipe filled up: this call streams
+    grow_pipes();
+    watch_output();
+  }
 }
 
 void Call::end_input() {
@@ -300,11 +310,18 @@ bool Call::input_congested() const {
 }
 
 void Call::pause_output() {
+  output_paused_ = true;
   if (stdout_) stdout_->stop();
 }
 
 void Call::resume_output() {
-  if (stdout_) stdout_->start();
+  output_paused_ = false;
+  if (!watch_output_.active()) watch_output();
+}
+
+void Call::watch_output() {
+  watch_output_.stop();
+  if (stdout_ && !output_paused_) stdout_->start();
 }
 
 void Call::forward_signal(int sig) {
@@ -405,6 +422,7 @@ void Call::finish(Outcome outcome) {
   finished_ = true;
   term_timer_.stop();
   kill_timer_.stop();
+  watch_output_.stop();
   stdout_.reset();
   stderr_.reset();
   stdin_.reset();

@@ -98,6 +98,7 @@ class Call final : private ExitListener {
   void on_term_deadline();
   void on_kill_deadline();
   void kill_group(int sig);
+  void watch_output();  // from now on, stdout is read as it comes
   void grow_pipes();
   void finish(Outcome outcome);  // last thing a Call does
 
@@ -110,7 +111,8 @@ class Call final : private ExitListener {
   std::optional<FdReader> stderr_;
   Timer term_timer_;
   Timer kill_timer_;
-  Timer deferred_;  // delivers an ending decided before the command ran
+  Timer deferred_;      // delivers an ending decided before the command ran
+  Timer watch_output_;  // starts reading stdout once the command has run a while
   Outcome deferred_outcome_;
   std::chrono::steady_clock::time_point started_;
   std::string env_file_;     // prespawn: the call's environment as a file, removed at the end
@@ -120,6 +122,7 @@ class Call final : private ExitListener {
   bool input_ended_ = false;
   bool timed_out_ = false;
   bool pipes_grown_ = false;
+  bool output_paused_ = false;
   bool finished_ = false;
 };
 
