@@ -39,6 +39,7 @@ struct Options {
   std::string stdin_file{};  // Stdin::File: this file, as `hotwrap < file`
   // Terminal: stdin is a new pseudo-terminal, the controlling terminal of a new session that
   // hotwrap leads (as `docker run -it` sets it up); write to it with terminal_write().
+
   bool stderr_is_stdout = false;  // fd 2 is fd 1's pipe (one open file description, as `2>&1`)
 };
 

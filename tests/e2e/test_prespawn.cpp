@@ -23,6 +23,16 @@ const std::string kReport =
     "cat >/dev/null; echo \"$$\"; echo \"env:${FN_CALL_ID:-none}\"; . \"$FN_CALL_ENV_FILE\"; "
     "echo \"$FN_CALL_ID ${FN_DEADLINE:+deadline}\"; stat -c %a \"$FN_CALL_ENV_FILE\"";
 
+// One call to kReport: its four lines.
+std::vector<std::string> report(Conn& c, const Request& req) {
+  Response r = c.call(req);
+  INFO(r);
+  REQUIRE(r.status == 200);
+  auto lines = split_lines(r.body);
+  REQUIRE(lines.size() == 4);
+  return lines;
+}
+
 // The one process waiting under hotwrap (bounded wait); -1 when there is none, or more than one.
 pid_t waiting_process(const Server& srv, pid_t not_this = -1) {
   pid_t found = -1;
@@ -91,11 +101,7 @@ TEST_CASE("prespawn: each call takes the process that was waiting for it") {
     pid_t waiting = waiting_process(srv, prev);
     REQUIRE(waiting > 0);
     Request req{.body = "x"};
-    Response r = c.call(req);
-    INFO(r);
-    REQUIRE(r.status == 200);
-    auto lines = split_lines(r.body);
-    REQUIRE(lines.size() == 4);
+    auto lines = report(c, req);
     CHECK(lines[0] == std::to_string(waiting));
     CHECK(lines[1] == "env:none");  // started before its call: not in its environment
     CHECK(lines[2] == req.call_id() + " deadline");
@@ -126,11 +132,7 @@ TEST_CASE("prespawn: a waiting process that died is replaced; the call succeeds"
   REQUIRE(::kill(waiting, SIGKILL) == 0);
   REQUIRE(srv.wait_stderr("exited before its call (status 137)", 3000ms));
   Request req{.body = "x"};
-  Response r = c.call(req);
-  INFO(r);
-  REQUIRE(r.status == 200);
-  auto lines = split_lines(r.body);
-  REQUIRE(lines.size() == 4);
+  auto lines = report(c, req);
   CHECK(lines[0] != std::to_string(waiting));
   // Started for the call: its variables are in its environment, and in the file as well.
   CHECK(lines[1] == "env:" + req.call_id());
