@@ -603,8 +603,8 @@ bool Server::wait_stderr(std::string_view needle, Ms timeout) const {
   return wait_text("stderr", needle, timeout);
 }
 
-int Server::fd_count() const {
-  std::string path = "/proc/" + std::to_string(pid_) + "/fd";
+int proc_fd_count(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/fd";
   DIR* d = ::opendir(path.c_str());
   if (d == nullptr) return -1;
   int n = 0;
@@ -613,6 +613,10 @@ int Server::fd_count() const {
   }
   ::closedir(d);
   return n;
+}
+
+int Server::fd_count() const {
+  return proc_fd_count(pid_);
 }
 
 std::vector<pid_t> Server::children() const {

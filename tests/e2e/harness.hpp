@@ -64,6 +64,8 @@ std::optional<pid_t> proc_ppid(pid_t pid);
 bool proc_alive(pid_t pid);
 std::vector<pid_t> proc_children(pid_t parent);
 std::vector<pid_t> proc_descendants(pid_t root);
+// Open descriptors of `pid` (entries of /proc/<pid>/fd); -1 if unreadable.
+int proc_fd_count(pid_t pid);
 
 // Exit-status helpers for a raw wait status.
 std::optional<int> exit_code(int wait_status);

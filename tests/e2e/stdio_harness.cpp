@@ -1,6 +1,5 @@
 #include "stdio_harness.hpp"
 
-#include <dirent.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <llhttp.h>
@@ -17,8 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <map>
 #include <stdexcept>
 
 extern char** environ;
@@ -43,35 +40,6 @@ int remaining_ms(Clock::time_point deadline) {
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
-}
-
-// Every pid with its parent, from /proc.
-std::multimap<pid_t, pid_t> by_parent() {
-  std::multimap<pid_t, pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (end == e->d_name || *end != '\0') continue;
-    std::ifstream f("/proc/" + std::string(e->d_name) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    size_t rp = stat.rfind(')');
-    if (rp == std::string::npos || rp + 4 > stat.size()) continue;
-    // After "pid (comm) ": state, then ppid.
-    long ppid = std::strtol(stat.c_str() + rp + 4, nullptr, 10);
-    out.emplace(static_cast<pid_t>(ppid), static_cast<pid_t>(pid));
-  }
-  ::closedir(d);
-  return out;
-}
-
-char state_of(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  size_t rp = stat.rfind(')');
-  if (rp == std::string::npos || rp + 2 >= stat.size()) return '?';
-  return stat[rp + 2];
 }
 
 // Parses one HTTP/1.1 response from the start of `in`; consumed == 0 while it is incomplete.
@@ -129,15 +97,6 @@ ResponseParse parse_response(std::string_view in) {
 }
 
 }  // namespace
-
-std::string hotwrap_bin() {
-  if (const char* p = std::getenv("HOTWRAP_BIN"); p != nullptr && *p != '\0') return p;
-#ifdef HOTWRAP_DEFAULT_BIN
-  return HOTWRAP_DEFAULT_BIN;
-#else
-  fail("HOTWRAP_BIN is not set: point it at the built hotwrap binary");
-#endif
-}
 
 std::string deadline_in(Ms from_now, bool whole) {
   auto t = WallClock::now() + from_now;
@@ -395,45 +354,26 @@ void Proc::signal(int sig) const {
 }
 
 std::vector<pid_t> Proc::descendants() const {
-  auto tree = by_parent();
-  std::vector<pid_t> out;
-  std::vector<pid_t> todo{pid_};
-  while (!todo.empty()) {
-    pid_t cur = todo.back();
-    todo.pop_back();
-    auto [b, e] = tree.equal_range(cur);
-    for (auto it = b; it != e; ++it) {
-      out.push_back(it->second);
-      todo.push_back(it->second);
-    }
-  }
-  return out;
+  return e2e::proc_descendants(pid_);
 }
 
 std::vector<pid_t> Proc::zombies() const {
   std::vector<pid_t> out;
-  auto tree = by_parent();
-  auto [b, e] = tree.equal_range(pid_);
-  for (auto it = b; it != e; ++it) {
-    if (state_of(it->second) == 'Z') out.push_back(it->second);
+  for (pid_t p : e2e::proc_children(pid_)) {
+    if (e2e::proc_state(p) == 'Z') out.push_back(p);
   }
   return out;
 }
 
 int Proc::fd_count() const {
-  DIR* d = ::opendir(("/proc/" + std::to_string(pid_) + "/fd").c_str());
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  ::closedir(d);
-  return n;
+  return e2e::proc_fd_count(pid_);
 }
 
-bool alive(pid_t pid) {
-  char s = state_of(pid);
-  return s != '?' && s != 'Z' && s != 'X';
+void check_exit(Proc& p, int code, Ms timeout) {
+  auto st = p.wait_exit(timeout);
+  REQUIRE_MESSAGE(st.has_value(), "hotwrap still running; stderr: " << printable(p.err()));
+  INFO("hotwrap " << describe(*st) << "; stderr: " << printable(p.err()));
+  CHECK(exit_code(*st) == code);
 }
 
 }  // namespace stdio_e2e

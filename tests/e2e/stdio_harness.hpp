@@ -24,8 +24,7 @@ using Ms = std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 using WallClock = std::chrono::system_clock;
 
-// $HOTWRAP_BIN, else the binary CMake built.
-std::string hotwrap_bin();
+using e2e::hotwrap_bin;
 
 // `from_now` ahead as RFC 3339 UTC with milliseconds, as the default format's FN_DEADLINE
 // (whole = true: whole seconds rounded up, as the hot formats' agent sends them).
@@ -120,7 +119,12 @@ inline std::string describe(int status) {
 // Escapes control and non-ASCII bytes for failure messages.
 using e2e::printable;
 
+// Checks (a test failure otherwise) that hotwrap exits with `code` within `timeout`.
+void check_exit(Proc& p, int code, Ms timeout = 10000ms);
+
 // True while `pid` exists and is not a zombie.
-bool alive(pid_t pid);
+inline bool alive(pid_t pid) {
+  return e2e::proc_alive(pid);
+}
 
 }  // namespace stdio_e2e

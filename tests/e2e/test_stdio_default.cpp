@@ -14,13 +14,6 @@ using namespace stdio_e2e;
 
 namespace {
 
-void check_exit(Proc& p, int code, Ms timeout = 10000ms) {
-  auto st = p.wait_exit(timeout);
-  REQUIRE_MESSAGE(st.has_value(), "hotwrap still running; stderr: " << printable(p.err()));
-  INFO("hotwrap " << describe(*st) << "; stderr: " << printable(p.err()));
-  CHECK(exit_code(*st) == code);
-}
-
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);

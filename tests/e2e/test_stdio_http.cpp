@@ -39,13 +39,6 @@ void check_fdk(const Proc::HttpResponse& r) {
   CHECK(r.header("Fn-Fdk-Runtime").has_value());
 }
 
-void check_exit(Proc& p, int code) {
-  auto st = p.wait_exit(10000ms);
-  REQUIRE_MESSAGE(st.has_value(), "hotwrap still running; stderr: " << printable(p.err()));
-  INFO("hotwrap " << describe(*st) << "; stderr: " << printable(p.err()));
-  CHECK(exit_code(*st) == code);
-}
-
 }  // namespace
 
 TEST_CASE("http: pipelined requests, Content-Length and chunked, each with its environment") {

@@ -53,13 +53,6 @@ void check_fdk(const json& r) {
   CHECK(r["protocol"]["headers"]["Fn-Fdk-Runtime"].size() == 1);
 }
 
-void check_exit(Proc& p, int code) {
-  auto st = p.wait_exit(10000ms);
-  REQUIRE_MESSAGE(st.has_value(), "hotwrap still running; stderr: " << printable(p.err()));
-  INFO("hotwrap " << describe(*st) << "; stderr: " << printable(p.err()));
-  CHECK(exit_code(*st) == code);
-}
-
 }  // namespace
 
 TEST_CASE("json: two calls on one process, back to back, each with its own environment") {
