@@ -28,6 +28,7 @@
 #include "hotwrap/deadline.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/http.hpp"
+#include "pieces.hpp"
 
 using namespace hotwrap;
 
@@ -224,16 +225,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static CallEnv env(kBase);
   Result whole = run({stream}, limits, env);
 
-  std::vector<std::string_view> pieces;
-  std::string_view rest = stream;
-  while (!rest.empty()) {
-    // Mostly small pieces: most cut points fall inside tokens, where parsers break.
-    size_t n = fdp.remaining_bytes() > 0 ? fdp.ConsumeIntegralInRange<size_t>(1, 64) : rest.size();
-    n = std::min(n, rest.size());
-    pieces.push_back(rest.substr(0, n));
-    rest.remove_prefix(n);
-  }
-  check_same(whole, run(pieces, limits, env), "fed in fuzzer-chosen pieces");
+  check_same(whole, run(fuzzer_pieces(fdp, stream), limits, env), "fed in fuzzer-chosen pieces");
 
   // One byte at a time, for short streams: every cut point at once.
   if (size <= 2048) {

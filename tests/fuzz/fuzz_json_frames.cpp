@@ -30,6 +30,7 @@
 #include "contracts/json.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/log.hpp"
+#include "pieces.hpp"
 
 using namespace hotwrap;
 
@@ -167,15 +168,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   Split whole = split({stream}, stream, limit);
 
-  std::vector<std::string_view> pieces;
-  std::string_view rest = stream;
-  while (!rest.empty()) {
-    size_t n = fdp.remaining_bytes() > 0 ? fdp.ConsumeIntegralInRange<size_t>(1, 64) : rest.size();
-    n = std::min(n, rest.size());
-    pieces.push_back(rest.substr(0, n));
-    rest.remove_prefix(n);
-  }
-  Split cut = split(pieces, stream, limit);
+  Split cut = split(fuzzer_pieces(fdp, stream), stream, limit);
   assert(whole == cut);
   if (size <= 2048) {
     std::vector<std::string_view> bytes;
