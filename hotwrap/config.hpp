@@ -19,7 +19,7 @@ struct Config {
   Millis deadline_margin{200};      // the 504 leaves this long before Fn-Deadline
   Millis shutdown_grace{5000};      // a running call's time to finish after SIGTERM
   Level log_level = Level::Info;
-  bool stderr_prefix = false;  // prefix command stderr lines with "[<call id>] "
+  bool stderr_prefix = false;  // relay command stderr, each line prefixed "[<call id>] "
   std::string content_type = "application/octet-stream";
   uint64_t max_header_bytes = 64 << 10;
   uint64_t max_headers = 200;
