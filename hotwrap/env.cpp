@@ -1,45 +1,73 @@
 #include "hotwrap/env.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace hotwrap {
 
 namespace {
-bool ieq_prefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char a = s[i];
-    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
-    if (a != prefix[i]) return false;
-  }
-  return true;
+
+char upper(char c) {
+  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
 }
+
+bool iends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         std::equal(suffix.begin(), suffix.end(), s.end() - static_cast<long>(suffix.size()),
+                    [](char a, char b) { return upper(a) == upper(b); });
+}
+
+// Exact names (compared upper-cased) a program reads as configuration of how it runs, rather
+// than as data: a request must never be able to set them, even when the container did not.
+constexpr std::string_view kUnsafeNames[] = {
+    "PATH",    "IFS",        "ENV",          "BASH_ENV",     "SHELLOPTS", "BASHOPTS",
+    "PS4",     "HOME",       "SHELL",        "CDPATH",       "GLOBIGNORE", "NODE_OPTIONS",
+    "NODE_PATH", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PERL5LIB",  "PERL5OPT",
+    "PERLLIB", "RUBYOPT",    "RUBYLIB",      "JAVA_TOOL_OPTIONS", "HOSTALIASES", "LOCALDOMAIN",
+    "RES_OPTIONS", "TMPDIR", "GCONV_PATH",   "MALLOC_CHECK_",
+};
+// Prefixes (upper-cased) of whole families of such names.
+constexpr std::string_view kUnsafePrefixes[] = {"LD_", "BASH_FUNC_", "GLIBC_", "DYLD_"};
+
 }  // namespace
 
-bool is_generated_env_name(std::string_view name) {
-  if (name.size() <= 3 || !name.starts_with("FN_")) return false;
+bool is_safe_call_env_name(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  std::string up;
+  up.reserve(name.size());
   for (char c : name) {
-    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+          c == '_'))
+      return false;
+    up += upper(c);
   }
-  return true;
+  for (std::string_view n : kUnsafeNames) {
+    if (up == n) return false;
+  }
+  for (std::string_view p : kUnsafePrefixes) {
+    if (std::string_view(up).starts_with(p)) return false;
+  }
+  return !iends_with(name, "_proxy");
 }
 
-std::optional<std::string> env_name_for_header(std::string_view header) {
-  if (header.size() == 12 && ieq_prefix(header, "content-type")) return "FN_CONTENT_TYPE";
-  if (!ieq_prefix(header, "fn-")) return std::nullopt;
-  std::string name = "FN_";
-  for (char c : header.substr(3)) {
-    if (c >= 'a' && c <= 'z')
-      c = static_cast<char>(c - 'a' + 'A');
-    else if (c == '-')
-      c = '_';
-    name += c;
+void CallEnv::add(std::string_view name, std::string_view value) {
+  for (auto& [n, v] : vars_) {
+    if (n == name) {
+      v.append(", ").append(value);
+      return;
+    }
   }
-  if (!is_generated_env_name(name)) return std::nullopt;
-  return name;
+  vars_.emplace_back(name, value);
 }
 
-CallEnv::CallEnv(const char* const* base) {
+const std::string* CallEnv::find(std::string_view name) const {
+  for (const auto& [n, v] : vars_) {
+    if (n == name) return &v;
+  }
+  return nullptr;
+}
+
+BaseEnv::BaseEnv(const char* const* base) {
   for (const char* const* e = base; e != nullptr && *e != nullptr; ++e) {
     // posix_spawn takes char* const*; the strings are never written through these pointers.
     base_.push_back(const_cast<char*>(*e));
@@ -49,37 +77,16 @@ CallEnv::CallEnv(const char* const* base) {
   }
 }
 
-void CallEnv::add(std::string_view name, std::string_view value) {
-  if (!is_generated_env_name(name) || in_base(name)) return;
-  for (size_t i = 0; i < used_; ++i) {
-    if (added_[i].first == name) {
-      added_[i].second.append(", ").append(value);
-      return;
-    }
-  }
-  if (used_ == added_.size()) added_.emplace_back();
-  added_[used_].first.assign(name);
-  added_[used_].second.assign(value);
-  ++used_;
-}
-
-void CallEnv::add_header(std::string_view header, std::string_view value) {
-  if (auto name = env_name_for_header(header)) add(*name, value);
-}
-
-char* const* CallEnv::envp() {
+char* const* BaseEnv::envp(const CallEnv& env) {
   envp_.assign(base_.begin(), base_.end());
-  if (lines_.size() < used_) lines_.resize(used_);
-  for (size_t i = 0; i < used_; ++i) {
-    lines_[i].assign(added_[i].first).append("=").append(added_[i].second);
+  auto vars = env.vars();
+  if (lines_.size() < vars.size()) lines_.resize(vars.size());
+  for (size_t i = 0; i < vars.size(); ++i) {
+    lines_[i].assign(vars[i].first).append("=").append(vars[i].second);
     envp_.push_back(lines_[i].data());
   }
   envp_.push_back(nullptr);
   return envp_.data();
-}
-
-void CallEnv::clear() {
-  used_ = 0;
 }
 
 }  // namespace hotwrap

@@ -1,7 +1,7 @@
-// The command's environment: the container's own, plus FN_* names generated per call.
+// The command's environment: the container's own, plus a call's variables, named by the call's
+// protocol. The rules that protect the container live here, whatever the protocol's naming.
 #pragma once
 
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11,46 +11,56 @@
 
 namespace hotwrap {
 
-// The variable a request header becomes, as the old wrapper named them: `Fn-<X>` → `FN_<X>`
-// (upper case, `-` → `_`) and `Content-Type` → `FN_CONTENT_TYPE`. Any other header, or a name that
-// would not be [A-Z0-9_]+, has no variable (it is skipped, never mangled into another name).
-std::optional<std::string> env_name_for_header(std::string_view header);
+// True for a name a call may set: [A-Za-z_][A-Za-z0-9_]*, and not one that configures the
+// dynamic loader, a shell, an interpreter or an HTTP client (LD_*, PATH, IFS, BASH_ENV,
+// NODE_OPTIONS, PYTHONPATH, ..., and any name ending in _proxy in any case: httpoxy, since
+// Python's getproxies() reads `Http_Proxy` as the proxy).
+bool is_safe_call_env_name(std::string_view name);
 
-// True for FN_ followed by one or more of [A-Z0-9_].
-bool is_generated_env_name(std::string_view name);
-
-// Per-call environment. The base is captured once; each call adds its own names.
+// A call's own variables, as its protocol names them: a value built while the call is decoded
+// and handed to Runner::start with the call. A name added twice keeps both values, joined with
+// ", " (repeated headers).
 class CallEnv {
  public:
-  explicit CallEnv(const char* const* base);
-
-  // Adds `name=value` for this call. Ignored when `name` is not a generated name (FN_...) or the
-  // base environment already has it: a caller must never replace what the container set.
-  // A name added twice keeps both values, joined with ", " (repeated headers).
   void add(std::string_view name, std::string_view value);
-
-  // Maps a request header through env_name_for_header and adds it.
-  void add_header(std::string_view header, std::string_view value);
-
-  // Null-terminated envp for posix_spawn: the base, then this call's names. Valid until the next
-  // add() or clear().
-  char* const* envp();
-
-  // Forgets this call's names; the storage is kept for the next call.
-  void clear();
-
-  bool in_base(std::string_view name) const { return base_names_.contains(name); }
-
-  // This call's names and values, in the order first added.
-  std::span<const std::pair<std::string, std::string>> added() const {
-    return {added_.data(), used_};
+  void clear() { vars_.clear(); }
+  bool empty() const { return vars_.empty(); }
+  // Names and values, in the order first added.
+  std::span<const std::pair<std::string, std::string>> vars() const { return vars_; }
+  // The value of `name`, or nullptr.
+  const std::string* find(std::string_view name) const;
+  // Keeps only the variables `keep` returns true for.
+  template <typename Pred>
+  void keep_if(Pred keep) {
+    std::erase_if(vars_, [&](const auto& v) { return !keep(v.first); });
   }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> vars_;
+};
+
+// The container's environment, captured once at start-up, and the envp of each call built on it.
+class BaseEnv {
+ public:
+  explicit BaseEnv(const char* const* base);
+
+  // True when a call may set `name`: a safe name the container has not set itself (a caller
+  // must never replace what the container set: PATH, LD_PRELOAD, a preset FN_APP_ID).
+  bool admits(std::string_view name) const {
+    return is_safe_call_env_name(name) && !base_names_.contains(name);
+  }
+  // Drops from `env` every variable the base does not admit.
+  void admit(CallEnv& env) const {
+    env.keep_if([this](std::string_view n) { return admits(n); });
+  }
+
+  // Null-terminated envp for posix_spawn: the base, then `env` (already admitted). Valid until
+  // the next envp().
+  char* const* envp(const CallEnv& env);
 
  private:
   std::vector<char*> base_;
   std::unordered_set<std::string_view> base_names_;
-  std::vector<std::pair<std::string, std::string>> added_;  // (name, value), first-seen order
-  size_t used_ = 0;
   std::vector<std::string> lines_;
   std::vector<char*> envp_;
 };

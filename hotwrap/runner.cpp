@@ -79,31 +79,38 @@ std::string Outcome::describe() const {
   return "?";
 }
 
-Runner::Runner(Loop& loop, Reaper& reaper, const Config& config, const char* const* base_env)
-    : loop_(loop), reaper_(reaper), config_(config), env_(base_env), refill_timer_(loop, [this] {
-        refill();
-      }) {
+Runner::Runner(Loop& loop, Reaper& reaper, const Config& config, const char* const* base_env,
+               RunnerOptions options)
+    : loop_(loop),
+      reaper_(reaper),
+      config_(config),
+      options_(std::move(options)),
+      env_(base_env),
+      refill_timer_(loop, [this] { refill(); }) {
   for (const std::string& a : config_.command) argv_.push_back(const_cast<char*>(a.c_str()));
   argv_.push_back(nullptr);
   // PATH is looked up once: the container's PATH does not change between calls. Should the file
   // go away later, each call reports ENOENT like any failure to start.
   auto exe = find_executable(config_.command.front(), std::getenv("PATH"));
   exe_ = exe ? *exe : config_.command.front();
-  for (const char* const* e = base_env; e != nullptr && *e != nullptr; ++e) {
-    std::string_view kv = *e;
-    if (kv.starts_with("FN_LOGFRAME_NAME=")) logframe_name_ = kv.substr(17);
-    if (kv.starts_with("FN_LOGFRAME_HDR=")) logframe_hdr_ = kv.substr(16);
-  }
-  if (logframe_name_.empty()) logframe_hdr_.clear();
 }
 
 Runner::~Runner() {
   stop_prespawn();
 }
 
-std::unique_ptr<Call> Runner::start(CallHandler& handler, CallRequest request) {
+std::unique_ptr<CallControl> Runner::start(CallHandler& handler, CallRequest request) {
+  return start_call(handler, std::move(request));
+}
+
+std::unique_ptr<Call> Runner::start_call(CallHandler& handler, CallRequest request) {
   request.stdio = with_log_plan(request.stdio);
+  env_.admit(request.env);
   return std::unique_ptr<Call>(new Call(*this, handler, std::move(request)));
+}
+
+void Runner::forward_signal(int sig) {
+  for (Call* c = calls_; c != nullptr; c = c->next_) c->forward_signal(sig);
 }
 
 StdioPlan Runner::with_log_plan(StdioPlan plan) const {
@@ -133,10 +140,10 @@ void Runner::call_ended() {
 void Runner::refill() {
   if (!prespawn_ || warm_) return;
   warm_env_file_ = next_env_file();
-  env_.clear();
-  env_.add("FN_CALL_ENV_FILE", warm_env_file_);
-  auto child = spawn_command(exe_.c_str(), argv_.data(), env_.envp(), with_log_plan({}));
-  env_.clear();
+  CallEnv env;
+  for (const std::string& name : options_.env_file_names) env.add(name, warm_env_file_);
+  env_.admit(env);
+  auto child = spawn_command(exe_.c_str(), argv_.data(), env_.envp(env), with_log_plan({}));
   if (!child) {
     // Not fatal: the next call spawns the usual way and reports the error if it persists.
     log(Level::Warn, {}, "prespawn of %s failed: %s", argv_[0], child.error().describe().c_str());
@@ -163,7 +170,7 @@ void Runner::child_exited(int wstatus) {
   discard_warm(why.c_str());
 }
 
-Result<Child> Runner::obtain_child(const StdioPlan& plan, std::string& env_file) {
+Result<Child> Runner::obtain_child(const StdioPlan& plan, CallEnv& env, std::string& env_file) {
   bool hot = plan == with_log_plan({});  // a call the waiting process was started for
   if (warm_ && hot) {
     // It may have died a moment ago, before its SIGCHLD was read: a call must never go to a dead
@@ -172,7 +179,7 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, std::string& env_file)
     bool dead =
         ::waitid(P_PID, static_cast<id_t>(warm_->pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
         info.si_pid == warm_->pid;
-    if (!dead && write_env_file(warm_env_file_, env_.added())) {
+    if (!dead && write_env_file(warm_env_file_, env.vars())) {
       Child c = std::move(*warm_);
       warm_.reset();
       reaper_.forget(c.pid);
@@ -185,25 +192,21 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, std::string& env_file)
     // Started for the call itself, it has the variables in its environment; it gets the file too,
     // so that a program written for prespawn finds them the same way whichever process serves.
     std::string path = next_env_file();
-    if (write_env_file(path, env_.added())) {
-      env_.add("FN_CALL_ENV_FILE", path);
+    if (write_env_file(path, env.vars())) {
+      CallEnv names;
+      for (const std::string& name : options_.env_file_names) names.add(name, path);
+      env_.admit(names);
+      for (const auto& [name, value] : names.vars()) env.add(name, value);
       env_file = std::move(path);
     }
   }
-  return spawn_command(exe_.c_str(), argv_.data(), env_.envp(), plan);
+  return spawn_command(exe_.c_str(), argv_.data(), env_.envp(env), plan);
 }
 
 std::string Runner::next_env_file() {
   const char* tmp = std::getenv("TMPDIR");
   return std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/hotwrap-" +
          std::to_string(::getpid()) + "-" + std::to_string(++env_file_seq_) + ".env";
-}
-
-void Runner::write_log_frame(std::string_view value, bool to_stdout) const {
-  if (logframe_hdr_.empty()) return;
-  std::string frame = "\n" + logframe_name_ + "=" + std::string(value) + "\n";
-  if (to_stdout) write_all(STDOUT_FILENO, frame);
-  write_all(STDERR_FILENO, frame);
 }
 
 Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
@@ -216,6 +219,9 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
       watch_output_(runner.loop(), [this] { watch_output(); }),
       started_(steady_clock::now()) {
   ++runner_.running_;
+  next_ = runner_.calls_;
+  if (next_ != nullptr) next_->prev_ = this;
+  runner_.calls_ = this;
   const Config& cfg = runner_.config();
   std::optional<microseconds> until_kill;
   if (request_.deadline) {
@@ -227,15 +233,17 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
         duration_cast<microseconds>(request_.deadline_margin.value_or(cfg.deadline_margin));
     if (until_kill->count() <= 0) {
       log(Level::Warn, id(), "deadline already passed on arrival; not running the command");
+      phase_ = Phase::Deferred;
       deferred_outcome_ = {Outcome::Kind::TimedOut, 0};
       deferred_.start(microseconds(0));
       return;
     }
   }
-  auto child = runner_.obtain_child(request_.stdio, env_file_);
+  auto child = runner_.obtain_child(request_.stdio, request_.env, env_file_);
   if (!child) {
     log(Level::Error, id(), "cannot run %s: %s", runner_.argv_[0],
         child.error().describe().c_str());
+    phase_ = Phase::Deferred;
     deferred_outcome_ = {Outcome::Kind::NotStarted, child.error().err};
     deferred_.start(microseconds(0));
     return;
@@ -248,8 +256,9 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
         loop, child_.in.get(), [this] { on_stdin_drained(); },
         [this](int) {
           // The command closed its stdin (EPIPE): the rest of the body is read and dropped.
+          bool waited = input_ == Input::Open;
           close_stdin();
-          if (!input_ended_) handler_.call_input_ready();
+          if (waited) handler_.call_input_ready();
         });
   if (child_.out) {
     stdout_.emplace(
@@ -278,7 +287,10 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
 }
 
 Call::~Call() {
-  if (finished_) return;
+  if (prev_ != nullptr) prev_->next_ = next_;
+  if (next_ != nullptr) next_->prev_ = prev_;
+  if (runner_.calls_ == this) runner_.calls_ = next_;
+  if (phase_ == Phase::Finished) return;
   // The caller went away mid-call: nobody wants the answer.
   if (child_.pid > 0) {
     log(Level::Info, id(), "caller gone; killing the command");
@@ -300,7 +312,8 @@ void Call::feed(std::span<const std::string_view> pieces) {
 }
 
 void Call::end_input() {
-  input_ended_ = true;
+  if (input_ == Input::Closed) return;
+  input_ = Input::Ending;
   if (!stdin_ || stdin_->queued() == 0) close_stdin();
 }
 
@@ -325,11 +338,12 @@ void Call::watch_output() {
 }
 
 void Call::forward_signal(int sig) {
-  if (child_.pid > 0 && !finished_) ::kill(child_.pid, sig);
+  if (child_.pid > 0 && (phase_ == Phase::Running || phase_ == Phase::Terminating))
+    ::kill(child_.pid, sig);
 }
 
 void Call::on_stdin_drained() {
-  if (input_ended_) {
+  if (input_ == Input::Ending) {
     close_stdin();
   } else {
     handler_.call_input_ready();
@@ -338,6 +352,7 @@ void Call::on_stdin_drained() {
 
 void Call::close_stdin() {
   // The writer stays (stopped, or failed) so nothing touches the closed descriptor again.
+  input_ = Input::Closed;
   child_.in.reset();
 }
 
@@ -387,13 +402,12 @@ void Call::kill_group(int sig) {
 }
 
 void Call::on_term_deadline() {
-  timed_out_ = true;
+  phase_ = Phase::Terminating;
   log(Level::Warn, id(), "deadline near: sending SIGTERM to the command");
   kill_group(SIGTERM);
 }
 
 void Call::on_kill_deadline() {
-  timed_out_ = true;
   log(Level::Warn, id(), "deadline: killing the command");
   kill_group(SIGKILL);
   runner_.reaper().forget(child_.pid);  // still reaped, just no longer ours to report
@@ -409,7 +423,7 @@ void Call::child_exited(int wstatus) {
   if (stdout_) stdout_->drain(kDrainLimit);
   if (stderr_) stderr_->drain(kDrainLimit);
   flush_stderr_line();
-  if (timed_out_) {
+  if (phase_ == Phase::Terminating) {
     finish({Outcome::Kind::TimedOut, 0});
   } else if (WIFSIGNALED(wstatus)) {
     finish({Outcome::Kind::Signaled, WTERMSIG(wstatus)});
@@ -419,7 +433,7 @@ void Call::child_exited(int wstatus) {
 }
 
 void Call::finish(Outcome outcome) {
-  finished_ = true;
+  phase_ = Phase::Finished;
   term_timer_.stop();
   kill_timer_.stop();
   watch_output_.stop();

@@ -48,6 +48,7 @@ class CallHandler {
 
 struct CallRequest {
   std::string id;                    // for log lines
+  CallEnv env;                       // the call's variables, as its protocol names them
   std::optional<WallTime> deadline;  // none: no time limit
   StdioPlan stdio;                   // inherited streams bypass the call's stdin/stdout/stderr
   // How long before `deadline` the call is killed; none: the configured margin. A contract that
@@ -58,33 +59,54 @@ struct CallRequest {
 
 class Runner;
 
-// One running call. Destroying it before call_finished kills the call's process group (the caller
-// went away).
-class Call final : private ExitListener {
+// What a protocol drives of a running call. Destroying it before call_finished kills the call's
+// process group (the caller went away). Call implements it; tests and fuzzers fake it.
+class CallControl {
  public:
-  ~Call();
+  virtual ~CallControl() = default;
+  // Request body bytes for the command's stdin, several pieces at once (a read's worth of body
+  // chunks: one write for all of them). Once the command has closed its stdin or ended, bytes
+  // are discarded: the protocol keeps reading the body so the transport stays in sync.
+  virtual void feed(std::span<const std::string_view> pieces) = 0;
+  void feed(std::string_view bytes) { feed(std::span<const std::string_view>(&bytes, 1)); }
+  // The body is complete: stdin is closed once what is queued has been written.
+  virtual void end_input() = 0;
+  // True while more than a pipe's worth waits for the command: stop reading body until
+  // call_input_ready().
+  virtual bool input_congested() const = 0;
+  // Backpressure from the transport: stop/start reading the command's stdout.
+  virtual void pause_output() = 0;
+  virtual void resume_output() = 0;
+  virtual const std::string& id() const = 0;
+};
+
+// Starts calls: the Runner, or a fake in tests. Failures to start arrive as a NotStarted outcome
+// through call_finished, on a later loop iteration, like every other ending.
+class CallStarter {
+ public:
+  virtual std::unique_ptr<CallControl> start(CallHandler& handler, CallRequest request) = 0;
+
+ protected:
+  ~CallStarter() = default;
+};
+
+// One running call of the command.
+class Call final : public CallControl, private ExitListener {
+ public:
+  ~Call() override;
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
 
-  // Request body bytes for the command's stdin. Once the command has closed its stdin or ended,
-  // bytes are discarded: the contract keeps reading the body so the transport stays in sync.
-  void feed(std::string_view bytes) { feed(std::span<const std::string_view>(&bytes, 1)); }
-  // Several pieces at once (a read's worth of body chunks): one write for all of them.
-  void feed(std::span<const std::string_view> pieces);
-  // The body is complete: stdin is closed once what is queued has been written.
-  void end_input();
-  // True while more than a pipe's worth waits for the command: stop reading body until
-  // call_input_ready().
-  bool input_congested() const;
-
-  // Backpressure from the transport: stop/start reading the command's stdout.
-  void pause_output();
-  void resume_output();
+  void feed(std::span<const std::string_view> pieces) override;
+  using CallControl::feed;
+  void end_input() override;
+  bool input_congested() const override;
+  void pause_output() override;
+  void resume_output() override;
+  const std::string& id() const override { return request_.id; }
 
   // Passes a signal on to the command (not its group), as an init does.
   void forward_signal(int sig);
-
-  const std::string& id() const { return request_.id; }
 
  private:
   friend class Runner;
@@ -102,6 +124,12 @@ class Call final : private ExitListener {
   void grow_pipes();
   void finish(Outcome outcome);  // last thing a Call does
 
+  // Where the call is. Running → Terminating when the deadline is near (SIGTERM sent); Deferred
+  // when its ending was decided before the command ran (delivered on the next iteration).
+  enum class Phase { Running, Terminating, Deferred, Finished };
+  // The command's stdin: open; to be closed once the queue is written; closed.
+  enum class Input { Open, Ending, Closed };
+
   Runner& runner_;
   CallHandler& handler_;
   CallRequest request_;
@@ -118,29 +146,39 @@ class Call final : private ExitListener {
   std::string env_file_;     // prespawn: the call's environment as a file, removed at the end
   std::string stderr_line_;  // an unfinished line of the command's stderr
   std::string stderr_out_;   // reused for the lines written to the log
+  Phase phase_ = Phase::Running;
+  Input input_ = Input::Open;
   bool stderr_mid_line_ = false;
-  bool input_ended_ = false;
-  bool timed_out_ = false;
-  bool pipes_grown_ = false;
-  bool output_paused_ = false;
-  bool finished_ = false;
+  bool pipes_grown_ = false;    // grown once, when the call turns out to stream
+  bool output_paused_ = false;  // the protocol's backpressure, independent of the phase
+  Call* prev_ = nullptr;        // Runner's list of running calls (signals are forwarded to them)
+  Call* next_ = nullptr;
+};
+
+// What the runner needs from the composition root beyond the configuration.
+struct RunnerOptions {
+  // Prespawn: the names under which a process started ahead of its call finds the path of its
+  // call's environment file (the protocol's own name and HOTWRAP_CALL_ENV_FILE).
+  std::vector<std::string> env_file_names = {"HOTWRAP_CALL_ENV_FILE"};
 };
 
 // Starts calls of one command. Shared by every contract.
-class Runner final : private ExitListener {
+class Runner final : public CallStarter, private ExitListener {
  public:
-  Runner(Loop& loop, Reaper& reaper, const Config& config, const char* const* base_env);
+  Runner(Loop& loop, Reaper& reaper, const Config& config, const char* const* base_env,
+         RunnerOptions options = {});
   ~Runner();
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
 
-  // Per-call environment: the contract adds this call's names, then calls start().
-  CallEnv& env() { return env_; }
+  // Spawns the command with the request's environment (or hands the call to the prespawned
+  // process) and starts the call.
+  std::unique_ptr<CallControl> start(CallHandler& handler, CallRequest request) override;
+  // The same, for a protocol that needs the Call itself (to forward signals to it).
+  std::unique_ptr<Call> start_call(CallHandler& handler, CallRequest request);
 
-  // Spawns the command with env() (or hands the call to the prespawned process) and starts the
-  // call. Failures to spawn arrive as a NotStarted outcome through call_finished, on a later loop
-  // iteration, like every other ending.
-  std::unique_ptr<Call> start(CallHandler& handler, CallRequest request);
+  // Passes `sig` on to every running call's command (HUP, QUIT, USR1, USR2 from the platform).
+  void forward_signal(int sig);
 
   // Prespawn (config.prespawn): keep one process of the command started ahead of its call, its
   // stdin open and nothing written. A hot contract calls enable_prespawn() once it serves;
@@ -152,13 +190,6 @@ class Runner final : private ExitListener {
   // whose own non-blocking stdio made hotwrap's stderr non-blocking too. Before the first call.
   void relay_stderr() { relay_stderr_ = true; }
 
-  // Fn log framing: FN_LOGFRAME_NAME / FN_LOGFRAME_HDR from the container's environment; empty
-  // when framing is off.
-  const std::string& logframe_header() const { return logframe_hdr_; }
-  // Writes "\n<NAME>=<value>\n" to stderr, and to stdout when `to_stdout` (stdout is the log only
-  // in http-stream; in the stdio formats it is the protocol).
-  void write_log_frame(std::string_view value, bool to_stdout) const;
-
   Loop& loop() { return loop_; }
   Reaper& reaper() { return reaper_; }
   const Config& config() const { return config_; }
@@ -168,7 +199,7 @@ class Runner final : private ExitListener {
   friend class Call;
   // The process for a call: the prespawned one when there is a healthy one, else a new one.
   // `env_file` is set when the call's environment went to a file (prespawn).
-  Result<Child> obtain_child(const StdioPlan& plan, std::string& env_file);
+  Result<Child> obtain_child(const StdioPlan& plan, CallEnv& env, std::string& env_file);
   // `plan` with the command's stderr routed as the configuration wants it.
   StdioPlan with_log_plan(StdioPlan plan) const;
   void call_ended();
@@ -181,12 +212,12 @@ class Runner final : private ExitListener {
   Loop& loop_;
   Reaper& reaper_;
   const Config& config_;
-  CallEnv env_;
+  const RunnerOptions options_;
+  BaseEnv env_;
   std::vector<char*> argv_;
   std::string exe_;  // argv[0] looked up in PATH
-  std::string logframe_name_;
-  std::string logframe_hdr_;
   size_t running_ = 0;
+  Call* calls_ = nullptr;  // the running calls, newest first
   bool prespawn_ = false;
   bool relay_stderr_ = false;
   std::optional<Child> warm_;

@@ -30,6 +30,7 @@ class FdReader {
 
   void start();
   void stop();
+  bool reading() const { return wanted_; }
   bool ended() const { return ended_; }
 
   // Reads what is already there, up to `limit` bytes, without waiting; used when the writer on the

@@ -27,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-#include "contracts/json.hpp"
+#include "protocols/json.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/log.hpp"
 #include "pieces.hpp"

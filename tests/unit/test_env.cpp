@@ -5,6 +5,7 @@
 #include <string>
 
 #include "hotwrap/env.hpp"
+#include "protocols/fn_policy.hpp"
 
 using namespace hotwrap;
 
@@ -59,39 +60,62 @@ TEST_CASE("header names map to FN_ variables, or to none") {
 
 TEST_CASE("the per-call environment") {
   const char* base[] = {"PATH=/bin", "FN_CALL_ID=preset", "HOME=/", nullptr};
-  CallEnv env(base);
+  BaseEnv b(base);
+  CallEnv env;
+  auto envp = [&] {
+    CallEnv admitted = env;
+    b.admit(admitted);
+    return as_map(b.envp(admitted));
+  };
 
-  SUBCASE("generated names are added after the base") {
-    env.add_header("Fn-Deadline", "2026-11-23T18:33:30Z");
-    auto m = as_map(env.envp());
+  SUBCASE("a call's names are added after the base") {
+    add_fn_header(env, "Fn-Deadline", "2026-11-23T18:33:30Z");
+    auto m = envp();
     CHECK(m["PATH"] == "/bin");
     CHECK(m["FN_DEADLINE"] == "2026-11-23T18:33:30Z");
   }
   SUBCASE("a variable the container set is never replaced") {
-    env.add_header("Fn-Call-Id", "from-the-caller");
-    CHECK(as_map(env.envp())["FN_CALL_ID"] == "preset");
+    add_fn_header(env, "Fn-Call-Id", "from-the-caller");
+    CHECK(envp()["FN_CALL_ID"] == "preset");
   }
-  SUBCASE("nothing outside FN_ can be generated") {
+  SUBCASE("names that configure how programs run are never taken from a call") {
     env.add("PATH", "/evil");
     env.add("LD_PRELOAD", "/evil.so");
-    env.add("FN_lower", "x");
-    auto m = as_map(env.envp());
+    env.add("Http_Proxy", "http://evil:3128");
+    env.add("bad-name", "x");
+    env.add("Http_X_Ok", "fine");
+    auto m = envp();
     CHECK(m["PATH"] == "/bin");
     CHECK(m.count("LD_PRELOAD") == 0);
-    CHECK(m.count("FN_lower") == 0);
-    CHECK(m.size() == 3);
+    CHECK(m.count("Http_Proxy") == 0);
+    CHECK(m.count("bad-name") == 0);
+    CHECK(m["Http_X_Ok"] == "fine");
+    CHECK(m.size() == 4);
   }
   SUBCASE("repeated headers join with a comma and a space") {
-    env.add_header("Fn-Http-H-Accept", "text/plain");
-    env.add_header("fn-http-h-accept", "text/html");
-    CHECK(as_map(env.envp())["FN_HTTP_H_ACCEPT"] == "text/plain, text/html");
+    add_fn_header(env, "Fn-Http-H-Accept", "text/plain");
+    add_fn_header(env, "fn-http-h-accept", "text/html");
+    CHECK(envp()["FN_HTTP_H_ACCEPT"] == "text/plain, text/html");
   }
-  SUBCASE("clear() forgets the previous call") {
-    env.add_header("Fn-Intent", "httprequest");
-    env.clear();
-    env.add_header("Fn-Deadline", "x");
-    auto m = as_map(env.envp());
-    CHECK(m.count("FN_INTENT") == 0);
-    CHECK(m["FN_DEADLINE"] == "x");
+}
+
+TEST_CASE("names a call may set") {
+  struct Row {
+    const char* name;
+    bool safe;
+  };
+  const Row rows[] = {
+      {"FN_CALL_ID", true},      {"Http_X_Call_Id", true},  {"_X_AMZN_TRACE_ID", true},
+      {"HTTP_ACCEPT", true},     {"a1", true},              {"", false},
+      {"1A", false},             {"A-B", false},            {"A=B", false},
+      {"PATH", false},           {"path", false},           {"LD_PRELOAD", false},
+      {"ld_library_path", false}, {"IFS", false},           {"BASH_ENV", false},
+      {"BASH_FUNC_x%%", false},  {"NODE_OPTIONS", false},   {"PYTHONPATH", false},
+      {"HTTP_PROXY", false},     {"Http_Proxy", false},     {"https_proxy", false},
+      {"X_PROXY", false},        {"PROXYX", true},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.name);
+    CHECK(is_safe_call_env_name(r.name) == r.safe);
   }
 }

@@ -4,15 +4,21 @@
 #include <map>
 #include <string>
 
-#include "contracts/http.hpp"
+#include "protocols/fn_http.hpp"
 
 using namespace hotwrap;
 
 namespace {
 
-std::map<std::string, std::string> generated(CallEnv& env) {
+const char* const kBase[] = {"PATH=/bin", nullptr};
+
+// The command's environment for a route's call, as the runner builds it on kBase.
+std::map<std::string, std::string> generated(const Route& r) {
   std::map<std::string, std::string> out;
-  for (char* const* e = env.envp(); *e != nullptr; ++e) {
+  BaseEnv base(kBase);
+  CallEnv env = r.request.env;
+  base.admit(env);
+  for (char* const* e = base.envp(env); *e != nullptr; ++e) {
     std::string kv = *e;
     size_t eq = kv.find('=');
     out[kv.substr(0, eq)] = kv.substr(eq + 1);
@@ -20,7 +26,20 @@ std::map<std::string, std::string> generated(CallEnv& env) {
   return out;
 }
 
-const char* const kBase[] = {"PATH=/bin", nullptr};
+// A trigger call is one whose answer carries Fn-Http-Status.
+bool is_trigger(const Route& r) {
+  for (const Header& h : r.policy(nullptr).headers) {
+    if (h.name == "Fn-Http-Status") return true;
+  }
+  return false;
+}
+
+Config config_for_test() {
+  Config c;
+  c.command = {"cat"};
+  return c;
+}
+const Config kConfig = config_for_test();
 
 // The spec's example request, as llhttp hands over its head.
 RequestHead agent_request() {
@@ -42,10 +61,9 @@ RequestHead agent_request() {
 }  // namespace
 
 TEST_CASE("http request: the agent's Fn_ headers and the usual mapping") {
-  CallEnv env(kBase);
-  Route r = route_http_request(agent_request(), env);
+  Route r = route_http_request(agent_request(), kConfig);
   CHECK(r.reject == 0);
-  CHECK_FALSE(r.trigger);
+  CHECK_FALSE(is_trigger(r));
   CHECK(r.request.id == "01M84VXY");
   REQUIRE(r.request.deadline.has_value());
   CHECK(*r.request.deadline == *parse_rfc3339("2026-11-23T18:51:10.779Z"));
@@ -59,11 +77,10 @@ TEST_CASE("http request: the agent's Fn_ headers and the usual mapping") {
       {"FN_REQUEST_URL", "http://localhost:8081/invoke/01M84"},
       {"FN_CONTENT_TYPE", "text/plain"},
   };
-  CHECK(generated(env) == expected);
+  CHECK(generated(r) == expected);
 }
 
 TEST_CASE("http request: trigger-path headers map as in http-stream") {
-  CallEnv env(kBase);
   RequestHead h;
   h.method = "GET";
   h.url = "/t/app/fn";
@@ -72,8 +89,8 @@ TEST_CASE("http request: trigger-path headers map as in http-stream") {
                {"Fn-Http-Method", "GET"},    {"Fn-Http-Request-Url", "http://x/t/app/fn?q=1"},
                {"Fn-Intent", "httprequest"}, {"X-Not-Mapped", "z"},
                {"Fn-Bad.Name", "skipped"}};
-  Route r = route_http_request(h, env);
-  CHECK(r.trigger);
+  Route r = route_http_request(h, kConfig);
+  CHECK(is_trigger(r));
   CHECK(r.request.id == "c1");
   CHECK_FALSE(r.request.deadline.has_value());
   const std::map<std::string, std::string> expected = {
@@ -84,41 +101,38 @@ TEST_CASE("http request: trigger-path headers map as in http-stream") {
       {"FN_HTTP_REQUEST_URL", "http://x/t/app/fn?q=1"},
       {"FN_INTENT", "httprequest"},
   };
-  CHECK(generated(env) == expected);
+  CHECK(generated(r) == expected);
 }
 
 TEST_CASE("http request: Fn-Call-Id and Fn-Deadline stand in for the agent's headers") {
-  CallEnv env(kBase);
   RequestHead h;
   h.headers = {{"Fn-Call-Id", "new-style"}, {"Fn-Deadline", "2026-11-23T18:33:30Z"}};
-  Route r = route_http_request(h, env);
+  Route r = route_http_request(h, kConfig);
   CHECK(r.request.id == "new-style");
   CHECK(r.request.deadline.has_value());
   SUBCASE("the agent's own win when both are there") {
     h.headers.push_back({"Fn_call_id", "agent"});
     h.headers.push_back({"Fn_deadline", "2026-11-23T18:00:00Z"});
-    Route both = route_http_request(h, env);
+    Route both = route_http_request(h, kConfig);
     CHECK(both.request.id == "agent");
     CHECK(*both.request.deadline == *parse_rfc3339("2026-11-23T18:00:00Z"));
   }
 }
 
 TEST_CASE("http request: an invalid Fn_deadline is ignored, the variable still set") {
-  CallEnv env(kBase);
   RequestHead h;
   h.headers = {{"Fn_deadline", "soon"}};
-  Route r = route_http_request(h, env);
+  Route r = route_http_request(h, kConfig);
   CHECK_FALSE(r.request.deadline.has_value());
-  CHECK(generated(env)["FN_DEADLINE"] == "soon");
+  CHECK(generated(r)["FN_DEADLINE"] == "soon");
 }
 
-TEST_CASE("http request: the environment is cleared per request") {
-  CallEnv env(kBase);
-  route_http_request(agent_request(), env);
+TEST_CASE("http request: each request has its own environment") {
+  route_http_request(agent_request(), kConfig);
   RequestHead h;
   h.headers = {{"Fn_call_id", "second"}};
-  route_http_request(h, env);
-  auto vars = generated(env);
+  Route r = route_http_request(h, kConfig);
+  auto vars = generated(r);
   CHECK(vars["FN_CALL_ID"] == "second");
   CHECK(vars.count("FN_METHOD") == 0);
 }

@@ -7,27 +7,30 @@
 #include <string>
 #include <vector>
 
-#include "contracts/json.hpp"
-#include "contracts/verdict.hpp"
+#include "protocols/fn_policy.hpp"
+#include "protocols/json.hpp"
 
 using namespace hotwrap;
 using nlohmann::json;
 
 namespace {
 
-// The generated names of envp(), as a map.
-std::map<std::string, std::string> generated(CallEnv& env) {
+const char* const kBase[] = {"PATH=/bin", "FN_APP_NAME=app", nullptr};
+
+// The command's environment for a call's variables on top of `base`, as a map.
+std::map<std::string, std::string> generated(const CallEnv& call_env,
+                                             const char* const* base = kBase) {
   std::map<std::string, std::string> out;
-  std::vector<std::string> base;
-  for (char* const* e = env.envp(); *e != nullptr; ++e) {
+  BaseEnv b(base);
+  CallEnv env = call_env;
+  b.admit(env);
+  for (char* const* e = b.envp(env); *e != nullptr; ++e) {
     std::string kv = *e;
     size_t eq = kv.find('=');
     out[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   return out;
 }
-
-const char* const kBase[] = {"PATH=/bin", "FN_APP_NAME=app", nullptr};
 
 // The agent's request as the spec shows it (trigger path headers added).
 const std::string kAgentRequest =
@@ -40,9 +43,9 @@ const std::string kAgentRequest =
 }  // namespace
 
 TEST_CASE("json request: fields and headers map to the same names as http-stream") {
-  CallEnv env(kBase);
-  auto call = map_json_request(kAgentRequest, 0, env, "", 0);
+  auto call = map_json_request(kAgentRequest, 0, "", 0);
   REQUIRE(call.has_value());
+  const CallEnv& env = call->env;
   CHECK(call->id == "01M84V");
   CHECK(call->body == "hello");
   CHECK(call->trigger);
@@ -65,38 +68,36 @@ TEST_CASE("json request: fields and headers map to the same names as http-stream
   CHECK(vars == expected);
 }
 
-TEST_CASE("json request: the environment is cleared per call and never overrides the base") {
+TEST_CASE("json request: each call has its own environment, which never overrides the base") {
   const char* const base[] = {"FN_CALL_ID=fixed", nullptr};
-  CallEnv env(base);
-  REQUIRE(map_json_request(R"({"call_id":"one","content_type":"a/b"})", 0, env, "", 0));
-  REQUIRE(
-      map_json_request(R"({"call_id":"two","protocol":{"headers":{"Fn-X":"y"}}})", 0, env, "", 0));
-  auto vars = generated(env);
+  REQUIRE(map_json_request(R"({"call_id":"one","content_type":"a/b"})", 0, "", 0));
+  auto two = map_json_request(R"({"call_id":"two","protocol":{"headers":{"Fn-X":"y"}}})", 0, "", 0);
+  REQUIRE(two);
+  auto vars = generated(two->env, base);
   CHECK(vars["FN_CALL_ID"] == "fixed");
   CHECK(vars.count("FN_CONTENT_TYPE") == 0);  // from the first call: gone
   CHECK(vars["FN_X"] == "y");                 // a single string is accepted as a value too
 }
 
 TEST_CASE("json request: the Content-Type header stands in when content_type is absent") {
-  CallEnv env(kBase);
-  REQUIRE(map_json_request(R"({"protocol":{"headers":{"Content-Type":["x/y"]}}})", 0, env, "", 0));
-  CHECK(generated(env)["FN_CONTENT_TYPE"] == "x/y");
+  auto c = map_json_request(R"({"protocol":{"headers":{"Content-Type":["x/y"]}}})", 0, "", 0);
+  REQUIRE(c);
+  CHECK(generated(c->env)["FN_CONTENT_TYPE"] == "x/y");
 }
 
 TEST_CASE("json request: body") {
-  CallEnv env(kBase);
   SUBCASE("escapes decode to raw bytes, NUL included") {
-    auto c = map_json_request(R"({"body":"a\u0000b\n\u00e9\ud83d\ude00"})", 0, env, "", 0);
+    auto c = map_json_request(R"({"body":"a\u0000b\n\u00e9\ud83d\ude00"})", 0, "", 0);
     REQUIRE(c);
     CHECK(c->body == std::string("a\0b\n\xc3\xa9\xf0\x9f\x98\x80", 10));
   }
   SUBCASE("absent or null is empty") {
-    CHECK(map_json_request("{}", 0, env, "", 0)->body.empty());
-    CHECK(map_json_request(R"({"body":null})", 0, env, "", 0)->body.empty());
+    CHECK(map_json_request("{}", 0, "", 0)->body.empty());
+    CHECK(map_json_request(R"({"body":null})", 0, "", 0)->body.empty());
   }
   SUBCASE("at the limit is accepted, over it refused with 413") {
-    CHECK(map_json_request(R"({"body":"12345"})", 0, env, "", 5).has_value());
-    auto c = map_json_request(R"({"body":"123456"})", 10, env, "", 5);
+    CHECK(map_json_request(R"({"body":"12345"})", 0, "", 5).has_value());
+    auto c = map_json_request(R"({"body":"123456"})", 10, "", 5);
     REQUIRE_FALSE(c);
     CHECK(c.error().status == 413);
     CHECK(c.error().message == "the request at byte 10 has a body of 6 bytes, over the limit of 5");
@@ -104,30 +105,28 @@ TEST_CASE("json request: body") {
 }
 
 TEST_CASE("json request: trigger and log frame value") {
-  CallEnv env(kBase);
   SUBCASE("Fn-Intent is matched case-insensitively") {
-    auto c = map_json_request(R"({"protocol":{"headers":{"fn-intent":["HTTPREQUEST"]}}})", 0, env,
+    auto c = map_json_request(R"({"protocol":{"headers":{"fn-intent":["HTTPREQUEST"]}}})", 0,
                               "", 0);
     CHECK(c->trigger);
-    CHECK_FALSE(map_json_request("{}", 0, env, "", 0)->trigger);
+    CHECK_FALSE(map_json_request("{}", 0, "", 0)->trigger);
   }
   SUBCASE("the header named by FN_LOGFRAME_HDR, first value") {
     auto c =
-        map_json_request(R"({"protocol":{"headers":{"X-Req":["r1","r2"]}}})", 0, env, "x-req", 0);
+        map_json_request(R"({"protocol":{"headers":{"X-Req":["r1","r2"]}}})", 0, "x-req", 0);
     CHECK(c->logframe_value == "r1");
   }
   SUBCASE("Fn-Call-Id is the call_id field in this format") {
-    auto c = map_json_request(R"({"call_id":"abc"})", 0, env, "Fn-Call-Id", 0);
+    auto c = map_json_request(R"({"call_id":"abc"})", 0, "Fn-Call-Id", 0);
     CHECK(c->logframe_value == "abc");
   }
 }
 
 TEST_CASE("json request: an invalid deadline is ignored, the variable still set") {
-  CallEnv env(kBase);
-  auto c = map_json_request(R"({"deadline":"tomorrow"})", 0, env, "", 0);
+  auto c = map_json_request(R"({"deadline":"tomorrow"})", 0, "", 0);
   REQUIRE(c);
   CHECK_FALSE(c->deadline.has_value());
-  CHECK(generated(env)["FN_DEADLINE"] == "tomorrow");
+  CHECK(generated(c->env)["FN_DEADLINE"] == "tomorrow");
 }
 
 TEST_CASE("json request: refused frames, with the exact reason") {
@@ -170,8 +169,7 @@ TEST_CASE("json request: refused frames, with the exact reason") {
   };
   for (const Case& c : cases) {
     CAPTURE(c.frame);
-    CallEnv env(kBase);
-    auto r = map_json_request(c.frame, 100, env, "", 0);
+      auto r = map_json_request(c.frame, 100, "", 0);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().status == 502);
     CHECK(r.error().message == c.message);
@@ -279,10 +277,16 @@ TEST_CASE("verdict: status from the outcome, invoke and trigger paths") {
   for (const Case& c : cases) {
     CAPTURE(c.outcome.describe());
     CAPTURE(c.trigger);
-    Verdict v = verdict_for(c.outcome, c.trigger);
+    Config config;
+    config.command = {"cat"};
+    Verdict v = fn_verdict(&c.outcome, c.trigger, config);
     CHECK(v.status == c.status);
-    CHECK(std::string(v.fn_http_status ? v.fn_http_status : "") ==
-          std::string(c.fn_http_status ? c.fn_http_status : ""));
+    std::string fn_http_status;
+    for (const Header& h : v.headers) {
+      if (h.name == "Fn-Http-Status") fn_http_status = h.value;
+    }
+    CHECK(fn_http_status == std::string(c.fn_http_status ? c.fn_http_status : ""));
+    CHECK(v.failed == !c.outcome.ok());
     CHECK(v.output_is_body == c.output_is_body);
     CHECK(v.message.empty() == c.output_is_body);
   }

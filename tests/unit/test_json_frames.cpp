@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "contracts/json.hpp"
+#include "protocols/json.hpp"
 
 using namespace hotwrap;
 

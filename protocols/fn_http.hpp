@@ -5,7 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "contracts/http_exchange.hpp"
+#include "hotwrap/config.hpp"
+#include "hotwrap/http_exchange.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/http.hpp"
 
@@ -14,9 +15,9 @@ namespace hotwrap {
 // One request of the http format as a call. The agent's `Fn_call_id`, `Fn_deadline`, `Fn_method`
 // and `Fn_request_url` headers (underscores, case-insensitive) become FN_CALL_ID, FN_DEADLINE,
 // FN_METHOD and FN_REQUEST_URL; every other header maps as in http-stream (Content-Type →
-// FN_CONTENT_TYPE, Fn-Http-H-X → FN_HTTP_H_X, ...). `env` is cleared first. The deadline is
+// FN_CONTENT_TYPE, Fn-Http-H-X → FN_HTTP_H_X, ...) in the route's request. The deadline is
 // Fn_deadline (else Fn-Deadline); the call id Fn_call_id (else Fn-Call-Id).
-Route route_http_request(const RequestHead& head, CallEnv& env);
+Route route_http_request(const RequestHead& head, const Config& config);
 
 // The value of the FN_LOGFRAME_HDR header for the log frame; Fn-Call-Id falls back to the
 // agent's Fn_call_id, which is how this format carries it.

@@ -4,8 +4,9 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "contracts/json.hpp"
 #include "hotwrap/log.hpp"
+#include "protocols/fn_policy.hpp"
+#include "protocols/json.hpp"
 
 namespace hotwrap {
 
@@ -199,9 +200,8 @@ uint64_t json_frame_limit(uint64_t max_body_bytes, uint64_t max_header_bytes) {
 // ---- requests ---------------------------------------------------------------------------------
 
 std::expected<JsonCall, JsonRefusal> map_json_request(std::string_view frame, uint64_t frame_offset,
-                                                      CallEnv& env, std::string_view logframe_hdr,
+                                                      std::string_view logframe_hdr,
                                                       uint64_t max_body_bytes) {
-  env.clear();
   json j = json::parse(frame, nullptr, false);
   if (j.is_discarded()) {
     ErrorRecorder rec;
@@ -227,6 +227,7 @@ std::expected<JsonCall, JsonRefusal> map_json_request(std::string_view frame, ui
   };
 
   JsonCall call;
+  CallEnv& env = call.env;
   call.id = text(j, "call_id", "call_id");
   std::string deadline = text(j, "deadline", "deadline");
   std::string content_type = text(j, "content_type", "content_type");

@@ -1,8 +1,7 @@
-// The HTTP/1.1 side of Fn calls, shared by the two contracts that speak HTTP: http-stream (one
-// exchange per accepted socket connection) and the legacy http format (one exchange on hotwrap's
-// stdin and stdout). Requests are taken one at a time; each runs as a call; the answer follows the
-// command's fate (verdict.hpp). stdout is held up to HOTWRAP_BUFFER_BYTES so the status can follow
-// the exit code; past it the response commits to 200 and streams chunked.
+// One HTTP/1.1 conversation on a connection or a byte stream, with no platform policy in it:
+// requests are taken one at a time; the owner (a protocol) routes each head to a call or a
+// refusal; each call runs on a CallStarter and is answered through the one reply path (reply.hpp)
+// with the status policy the route gave. Used by every protocol that speaks HTTP.
 #pragma once
 
 #include <memory>
@@ -11,29 +10,32 @@
 #include <string_view>
 #include <vector>
 
+#include "hotwrap/config.hpp"
 #include "hotwrap/http.hpp"
+#include "hotwrap/reply.hpp"
 #include "hotwrap/runner.hpp"
 #include "hotwrap/stream.hpp"
 
 namespace hotwrap {
 
-// What the contract makes of one request head.
+// What the protocol makes of one request head.
 struct Route {
   // Non-zero: answer with this status and `message` (text) without running anything; the body is
   // read and dropped. `headers` are added (e.g. Allow for a 405).
   int reject = 0;
   std::string message;
   std::vector<Header> headers;
-  // For a call (reject == 0): the call to start; the contract has filled runner.env() already.
+  // For a call (reject == 0): the call to start, its environment included, and how its answer is
+  // decided.
   CallRequest request;
-  bool trigger = false;  // Fn-Intent: httprequest: the status travels inside a 200
+  StatusPolicy policy;
 };
 
-class HttpExchange final : private CallHandler {
+class HttpExchange final : private CallHandler, private ReplyFraming {
  public:
   enum class Transport {
-    // A socket connection (http-stream). EOF means the caller hung up: a running call is killed.
-    // `Connection: close` is honoured.
+    // A socket connection. EOF, or the peer hanging up while hotwrap is not reading, means the
+    // caller is gone: a running call is killed. `Connection: close` is honoured.
     Connection,
     // A byte stream with no connection around it (stdin/stdout). EOF means no more requests: the
     // ones already received are still run and answered, then the exchange ends cleanly.
@@ -43,7 +45,7 @@ class HttpExchange final : private CallHandler {
 
   // How an exchange ended.
   enum class End {
-    Clean,        // EOF between requests, Connection: close, or the owner draining
+    Clean,        // EOF between requests, Connection: close, the caller gone, or the owner draining
     BadInput,     // a malformed or truncated request (already logged, with its byte offset)
     WriteFailed,  // the output went away (errno given)
     ReadFailed,   // reading the input failed (errno given)
@@ -54,8 +56,10 @@ class HttpExchange final : private CallHandler {
 
   class Owner {
    public:
-    // A request head arrived. For a call the owner fills runner.env() with the call's names.
+    // A request head arrived.
     virtual Route route(const RequestHead& head) = 0;
+    // Headers every response carries, refusals included (e.g. Fn-Fdk-Version).
+    virtual const std::vector<Header>& response_headers() const = 0;
     // The exchange is over: nothing more will be read or written. Called once, from inside the
     // exchange's callbacks: the owner destroys it later, not here.
     virtual void exchange_ended(HttpExchange& exchange, End end, int err) = 0;
@@ -68,59 +72,75 @@ class HttpExchange final : private CallHandler {
 
   // Reads requests from `in_fd`, writes responses to `out_fd` (the same fd for a socket). Neither
   // is owned; both must be non-blocking (or, for input, a file epoll cannot watch).
-  HttpExchange(Runner& runner, Owner& owner, int in_fd, int out_fd, Transport transport);
+  HttpExchange(Loop& loop, CallStarter& calls, const Config& config, Owner& owner, int in_fd,
+               int out_fd, Transport transport);
   ~HttpExchange();  // kills a call still running
   HttpExchange(const HttpExchange&) = delete;
   HttpExchange& operator=(const HttpExchange&) = delete;
 
   // Ends the exchange (once queued output is written) unless a request is in progress.
   void end_if_idle();
-  bool ended() const { return ended_; }
-  bool idle() const { return !in_request_ && !parser_.in_message(); }
+  bool ended() const { return phase_ == Phase::Ended; }
+  // No request in progress: between requests, or answered with the next one not begun.
+  bool idle() const {
+    return phase_ == Phase::Answered || (phase_ == Phase::Idle && !parser_.in_message());
+  }
 
  private:
+  // Where the conversation is. One request at a time:
+  //   Idle ─head─▶ Receiving (a call runs, its body arrives)  ─body end─▶ Running ─call end─▶
+  //   Answered ─next iteration─▶ Idle; a refused request, or a call that ended before its body
+  //   did, reads the rest of the body in Discarding and is answered at its end. Closing: queued
+  //   output is written, then Ended.
+  enum class Phase { Idle, Receiving, Discarding, Running, Answered, Closing, Ended };
+  // What Discarding does once the body has been read.
+  enum class AfterBody { Refuse, Answer, Next };
+
   void on_input(std::string_view bytes);
   void on_input_end(int err);
+  void on_hangup();
   void parse(std::string_view in);
   void begin_request();
   void end_of_request();
   void call_output(std::string_view bytes) override;
   void call_input_ready() override;
   void call_finished(const Outcome& outcome) override;
-  void start_streaming();
   void answer(const Outcome& outcome);
-  void send_response(int status, const std::vector<Header>& headers, std::string_view body);
+  void send_whole(const Verdict& verdict, std::string_view body) override;
+  void send_head(const Verdict& verdict, std::string_view first) override;
+  void send_more(std::string_view bytes) override;
+  void send_end(const Verdict& verdict) override;
+  size_t queued() const override { return writer_.queued(); }
   void send_text(int status, std::string_view message, std::vector<Header> extra, bool then_end);
   void response_done();
-  void next_request();
+  void resume_input();
+  void pause_input();
   void check_input_exhausted();
   void truncated();
   void on_drained();
   void end_after_flush(End end);
   void end(End end, int err = 0);
 
-  Runner& runner_;
-  Owner& owner_;
+  CallStarter& calls_;
   const Config& cfg_;
+  Owner& owner_;
   const Transport transport_;
-  const std::vector<Header> fdk_headers_;
   FdReader reader_;
   FdWriter writer_;
+  // While the input is not read (backpressure), a caller hanging up is still seen: a call whose
+  // command never reads its body must not outlive its caller.
+  Watch hangup_;
   RequestParser parser_;
+  Reply reply_;
   Timer next_;  // starts the next pipelined request outside the previous call's callbacks
-  std::unique_ptr<Call> call_;
+  std::unique_ptr<CallControl> call_;
   std::string pending_;  // input not parsed yet: the next requests, or body the command lags on
-  std::string body_;     // stdout held until the status is known
   Route route_;          // of the request in progress
-  std::optional<Outcome> early_;  // the command ended before the request body did
+  Phase phase_ = Phase::Idle;
+  AfterBody after_body_ = AfterBody::Next;
+  Outcome early_;  // Discarding with AfterBody::Answer: how the call ended
   End end_after_flush_ = End::Clean;
-  bool in_request_ = false;  // a request's head has arrived and its response is not sent yet
-  bool request_ended_ = false;
-  bool streaming_ = false;
-  bool output_paused_ = false;
-  bool ending_after_flush_ = false;
-  bool input_ended_ = false;  // Stream: EOF seen; what is in pending_ is all there will be
-  bool ended_ = false;
+  bool input_eof_ = false;  // Stream: EOF seen; what is in pending_ is all there will be
 };
 
 }  // namespace hotwrap

@@ -1,4 +1,4 @@
-#include "contracts/stdio.hpp"
+#include "transports/stdio.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

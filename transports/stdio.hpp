@@ -1,4 +1,4 @@
-// hotwrap's own stdin and stdout as the transport of a hot legacy format (json, http).
+// hotwrap's own stdin and stdout as a transport (the hot stdio formats).
 #pragma once
 
 #include <expected>
@@ -29,8 +29,5 @@ class StdioNonBlocking {
   bool stderr_caught_ = false;
 };
 
-// Exit codes of the hot stdio formats.
-inline constexpr int kExitStreamOk = 0;      // input ended between calls, every call answered
-inline constexpr int kExitStreamBroken = 1;  // bad or truncated input, or stdin/stdout failed
 
 }  // namespace hotwrap

@@ -84,6 +84,7 @@ uint64_t json_frame_limit(uint64_t max_body_bytes, uint64_t max_header_bytes);
 // One call decoded from a frame.
 struct JsonCall {
   std::string id;
+  CallEnv env;  // the call's FN_* variables
   std::optional<WallTime> deadline;
   std::string body;
   bool trigger = false;        // Fn-Intent: httprequest among the headers
@@ -96,14 +97,13 @@ struct JsonRefusal {
   std::string message;
 };
 
-// Parses one frame (never throws) and maps it onto the call's environment, which it clears
-// first: call_id → FN_CALL_ID, deadline → FN_DEADLINE, content_type → FN_CONTENT_TYPE,
+// Parses one frame (never throws) and maps it onto the call's environment: call_id → FN_CALL_ID, deadline → FN_DEADLINE, content_type → FN_CONTENT_TYPE,
 // protocol.method → FN_METHOD, protocol.request_url → FN_REQUEST_URL, protocol.headers through
 // CallEnv::add_header as http-stream maps them (Fn-Http-H-X → FN_HTTP_H_X, ...), each value of a
 // header joined with ", ". A field present with the wrong type refuses the frame (502), and so
 // does a body over `max_body_bytes` (413; 0: no limit). `frame_offset` is for messages.
 std::expected<JsonCall, JsonRefusal> map_json_request(std::string_view frame, uint64_t frame_offset,
-                                                      CallEnv& env, std::string_view logframe_hdr,
+                                                      std::string_view logframe_hdr,
                                                       uint64_t max_body_bytes);
 
 // Encodes bytes as the inside of a JSON string, incrementally: a UTF-8 sequence cut by a chunk

@@ -1,5 +1,6 @@
-// hotwrap: runs a legacy command once per Fn call, in a container kept hot.
-// main wires the pieces together; everything that can fail before the loop fails here, with one
+// hotwrap: runs a legacy command once per call, in a container kept hot.
+// The composition root: main reads the configuration, chooses the platform and wires the loop,
+// runner, signals and lifecycle; everything that can fail before the loop fails here, with one
 // line that says what, why and how to fix it.
 
 #include <fcntl.h>
@@ -10,7 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "contracts/contract.hpp"
+#include "app/lifecycle.hpp"
+#include "app/platform.hpp"
 #include "hotwrap/config.hpp"
 #include "hotwrap/log.hpp"
 #include "hotwrap/loop.hpp"
@@ -103,31 +105,34 @@ int main(int argc, char** argv) {
     log(Level::Error, {}, "cannot create the event loop: %s", loop.error().describe().c_str());
     return 1;
   }
+  auto choice = choose_platform(env_lookup);
+  if (!choice) {
+    log(Level::Error, {}, "%s", choice.error().c_str());
+    return 2;
+  }
   Reaper reaper;
-  Runner runner(**loop, reaper, config, environ);
-  auto contract = select_contract(runner, env_lookup);
-  if (!contract) {
-    log(Level::Error, {}, "%s", contract.error().c_str());
+  Runner runner(**loop, reaper, config, environ, runner_options_for(*choice));
+  AppLifecycle life(**loop, runner, config);
+  auto platform = start_platform(*choice, runner, config, life, env_lookup);
+  if (!platform) {
+    log(Level::Error, {}, "%s", platform.error().c_str());
     return 2;
   }
-  if (auto r = (*contract)->start(); !r) {
-    log(Level::Error, {}, "%s", r.error().c_str());
-    return 2;
-  }
+  life.set_platform(platform->get());
   // From here on nothing exits: failures become responses, closed connections or log lines.
   Watch signals(**loop, signal_fd->get(), EV_READ, [&] {
     for (int sig : read_signals(signal_fd->get())) {
       if (sig == SIGCHLD) {
         reaper.reap();
       } else {
-        (*contract)->on_signal(sig);
+        life.on_signal(sig);
       }
     }
   });
   signals.start();
   reaper.reap();  // as PID 1 we may have inherited zombies before the signal was blocked
   int code = (*loop)->run();
-  contract->reset();  // removes the socket files, kills anything still running
+  platform->reset();  // removes the socket files, kills anything still running
   // "Kill what is left" includes what escaped a call's process group (setsid daemons): as init or
   // subreaper they are hotwrap's children now, and must not outlive it.
   kill_remaining_children();

@@ -3,17 +3,13 @@
 // conversation itself is the one http-stream has on a socket (http_exchange), on a stream that
 // has no connection to close: EOF on stdin means no more requests.
 
-#include "contracts/http.hpp"
-
-#include <signal.h>
-#include <unistd.h>
+#include "protocols/fn_http.hpp"
 
 #include <cstring>
 #include <optional>
 
-#include "contracts/contract.hpp"
-#include "contracts/stdio.hpp"
 #include "hotwrap/log.hpp"
+#include "protocols/protocol.hpp"
 
 namespace hotwrap {
 
@@ -31,54 +27,41 @@ constexpr AgentHeader kAgentHeaders[] = {
     {"Fn_request_url", "FN_REQUEST_URL"},
 };
 
-class HttpFormat final : public Contract, private HttpExchange::Owner {
+class HttpFormat final : public Protocol, private HttpExchange::Owner {
  public:
-  explicit HttpFormat(Runner& runner);
-  ~HttpFormat() override;
+  HttpFormat(const FnContext& fn, Lifecycle& life, int in_fd, int out_fd)
+      : fn_(fn),
+        life_(life),
+        exchange_(fn.runner.loop(), fn.runner, fn.config, *this, in_fd, out_fd,
+                  HttpExchange::Transport::Stream) {}
 
-  std::expected<void, std::string> start() override;
-  void on_signal(int signo) override;
+  void drain() override {
+    draining_ = true;
+    if (exchange_.idle()) {
+      exchange_.end_if_idle();
+    } else {
+      log(Level::Info, {}, "answering the running call, then exiting");
+    }
+  }
 
  private:
-  Route route(const RequestHead& head) override;
+  Route route(const RequestHead& head) override {
+    Route r = route_http_request(head, fn_.config);
+    if (!fn_.logframe.header().empty()) {
+      // stdout is the protocol here: the frame goes to stderr only.
+      fn_.logframe.write(http_logframe_value(head, fn_.logframe.header()), false);
+    }
+    return r;
+  }
+  const std::vector<Header>& response_headers() const override { return fn_.fdk_headers; }
   void exchange_ended(HttpExchange& exchange, HttpExchange::End end, int err) override;
   bool draining() const override { return draining_; }
 
-  Runner& runner_;
-  StdioNonBlocking stdio_;  // declared first: the flags come back after the exchange is gone
-  std::optional<HttpExchange> exchange_;
-  Timer shutdown_timer_;
+  const FnContext& fn_;
+  Lifecycle& life_;
+  HttpExchange exchange_;
   bool draining_ = false;
 };
-
-HttpFormat::HttpFormat(Runner& runner)
-    : runner_(runner), shutdown_timer_(runner.loop(), [this] {
-        log(Level::Warn, {}, "shutdown grace over; killing the running call");
-        runner_.loop().stop(kExitStreamOk);
-      }) {}
-
-HttpFormat::~HttpFormat() {
-  exchange_.reset();  // kills a call still running
-  runner_.stop_prespawn();
-}
-
-std::expected<void, std::string> HttpFormat::start() {
-  if (auto r = stdio_.apply(); !r) return std::unexpected(r.error());
-  if (stdio_.stderr_caught()) runner_.relay_stderr();  // the command gets a blocking stderr
-  HttpExchange::Owner& owner = *this;  // a private base: converted here, where it is accessible
-  exchange_.emplace(runner_, owner, STDIN_FILENO, STDOUT_FILENO, HttpExchange::Transport::Stream);
-  runner_.enable_prespawn();
-  return {};
-}
-
-Route HttpFormat::route(const RequestHead& head) {
-  Route r = route_http_request(head, runner_.env());
-  if (!runner_.logframe_header().empty()) {
-    // stdout is the protocol here: the frame goes to stderr only.
-    runner_.write_log_frame(http_logframe_value(head, runner_.logframe_header()), false);
-  }
-  return r;
-}
 
 void HttpFormat::exchange_ended(HttpExchange&, HttpExchange::End end, int err) {
   int code = kExitStreamBroken;
@@ -93,36 +76,15 @@ void HttpFormat::exchange_ended(HttpExchange&, HttpExchange::End end, int err) {
       log(Level::Error, {}, "cannot read stdin: %s; stopping", std::strerror(err));
       break;
   }
-  runner_.loop().stop(code);
-}
-
-void HttpFormat::on_signal(int signo) {
-  if (signo != SIGTERM && signo != SIGINT) return;
-  if (draining_) {
-    log(Level::Info, {}, "second %s: stopping now", ::strsignal(signo));
-    runner_.loop().stop(kExitStreamOk);
-    return;
-  }
-  draining_ = true;
-  runner_.stop_prespawn();
-  if (!exchange_ || exchange_->idle()) {
-    if (exchange_) {
-      exchange_->end_if_idle();
-    } else {
-      runner_.loop().stop(kExitStreamOk);
-    }
-    return;
-  }
-  log(Level::Info, {}, "%s: answering the running call, then exiting", ::strsignal(signo));
-  shutdown_timer_.start(
-      std::chrono::duration_cast<std::chrono::microseconds>(runner_.config().shutdown_grace));
+  life_.done(code);
 }
 
 }  // namespace
 
-Route route_http_request(const RequestHead& head, CallEnv& env) {
-  env.clear();
+Route route_http_request(const RequestHead& head, const Config& config) {
   Route r;
+  CallEnv& env = r.request.env;
+  bool trigger = false;
   std::string id, alt_id, deadline, alt_deadline;
   for (const Header& h : head.headers) {
     const AgentHeader* agent = nullptr;
@@ -135,10 +97,10 @@ Route route_http_request(const RequestHead& head, CallEnv& env) {
       if (agent == &kAgentHeaders[1] && deadline.empty()) deadline = h.value;
       continue;
     }
-    env.add_header(h.name, h.value);
+    add_fn_header(env, h.name, h.value);
     if (iequals(h.name, "Fn-Call-Id") && alt_id.empty()) alt_id = h.value;
     if (iequals(h.name, "Fn-Deadline") && alt_deadline.empty()) alt_deadline = h.value;
-    if (iequals(h.name, "Fn-Intent")) r.trigger = iequals(h.value, "httprequest");
+    if (iequals(h.name, "Fn-Intent")) trigger = iequals(h.value, "httprequest");
   }
   if (id.empty()) id = alt_id;
   if (deadline.empty()) deadline = alt_deadline;
@@ -150,7 +112,9 @@ Route route_http_request(const RequestHead& head, CallEnv& env) {
       log(Level::Warn, id, "ignoring the deadline: %s", d.error().c_str());
     }
   }
-  r.request = CallRequest{std::move(id), when, StdioPlan{}};
+  r.request.id = std::move(id);
+  r.request.deadline = when;
+  r.policy = fn_policy(trigger, config);
   return r;
 }
 
@@ -162,8 +126,9 @@ std::string_view http_logframe_value(const RequestHead& head, std::string_view l
   return {};
 }
 
-std::unique_ptr<Contract> make_http_contract(Runner& runner) {
-  return std::make_unique<HttpFormat>(runner);
+std::unique_ptr<Protocol> make_fn_http(const FnContext& fn, Lifecycle& life, int in_fd,
+                                       int out_fd) {
+  return std::make_unique<HttpFormat>(fn, life, in_fd, out_fd);
 }
 
 }  // namespace hotwrap

@@ -1,0 +1,70 @@
+#include "hotwrap/reply.hpp"
+
+namespace hotwrap {
+
+namespace {
+// Queued answer bytes above which the command's stdout is no longer read: a slow reader holds
+// the command up instead of hotwrap's memory growing.
+constexpr size_t kOutputHighWater = 256 * 1024;
+// A held buffer larger than this is given back after its call, so the idle RSS does not keep
+// what the largest call needed.
+constexpr size_t kKeepCapacity = 64 * 1024;
+}  // namespace
+
+void Reply::begin(StatusPolicy policy, CallControl* call) {
+  phase_ = Phase::Holding;
+  policy_ = std::move(policy);
+  call_ = call;
+  paused_ = false;
+  held_.clear();
+}
+
+void Reply::output(std::string_view bytes) {
+  if (phase_ == Phase::Streaming) {
+    framing_.send_more(bytes);
+  } else {
+    held_.append(bytes);
+    // Past the limit the status can no longer wait for the exit code.
+    if (held_.size() > hold_limit_) commit();
+  }
+  if (framing_.queued() > kOutputHighWater && call_ != nullptr && !paused_) {
+    paused_ = true;
+    call_->pause_output();
+  }
+}
+
+void Reply::commit() {
+  phase_ = Phase::Streaming;
+  framing_.send_head(policy_(nullptr), held_);
+  held_.clear();
+  held_.shrink_to_fit();  // the buffer may have been large; streaming needs none of it
+}
+
+Verdict Reply::finish(const Outcome& outcome) {
+  Verdict v = policy_(&outcome);
+  if (phase_ == Phase::Streaming) {
+    framing_.send_end(v);
+  } else {
+    framing_.send_whole(v, v.output_is_body ? std::string_view(held_) : v.message);
+  }
+  abandon();
+  return v;
+}
+
+void Reply::drained() {
+  if (paused_ && call_ != nullptr) {
+    paused_ = false;
+    call_->resume_output();
+  }
+}
+
+void Reply::abandon() {
+  phase_ = Phase::Idle;
+  call_ = nullptr;
+  paused_ = false;
+  policy_ = nullptr;
+  held_.clear();
+  if (held_.capacity() > kKeepCapacity) held_.shrink_to_fit();
+}
+
+}  // namespace hotwrap

@@ -1,0 +1,94 @@
+// The one reply path every contract answers through: it holds the command's stdout up to a limit
+// so that the status can follow the exit code; past the limit it commits and streams with
+// backpressure; at the call's end it has the protocol's policy decide, and the framing send. Only
+// the framing (HTTP, a JSON string, an outbound POST) and the status policy belong to a protocol.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hotwrap/http.hpp"
+#include "hotwrap/runner.hpp"
+
+namespace hotwrap {
+
+inline constexpr const char* kTextPlain = "text/plain; charset=utf-8";
+
+// How a call is answered: decided by the protocol's policy from the command's fate alone.
+struct Verdict {
+  int status = 200;
+  std::vector<Header> headers;  // the protocol's own (Fn-Http-Status, ...); no framing headers
+  std::string content_type;     // of the output, when it is the body
+  // True: the command's output is the body. False: `message` is, as kTextPlain.
+  bool output_is_body = true;
+  std::string message;
+  // The call failed. A framing that has already sent a success status cannot say so any more
+  // and abandons the answer instead (HTTP: no final chunk).
+  bool failed = false;
+};
+
+// The status policy of a call: one place decides, streaming included. Called with nullptr when
+// the reply commits to streaming while the command still runs (the status it starts with), and
+// with the outcome at the end.
+using StatusPolicy = std::function<Verdict(const Outcome* outcome)>;
+
+// Puts a reply on the wire; a protocol implements it for its framing.
+class ReplyFraming {
+ public:
+  // A whole answer: the status is known and nothing has been sent.
+  virtual void send_whole(const Verdict& verdict, std::string_view body) = 0;
+  // Begins a streamed answer with `verdict` (the policy's status while running) and its first
+  // bytes of output.
+  virtual void send_head(const Verdict& verdict, std::string_view first) = 0;
+  virtual void send_more(std::string_view bytes) = 0;
+  // Ends a streamed answer with the final verdict (verdict.failed: the framing signals what it
+  // can, or abandons the answer).
+  virtual void send_end(const Verdict& verdict) = 0;
+  // Bytes written but not yet taken by the reader: the measure of backpressure.
+  virtual size_t queued() const = 0;
+
+ protected:
+  ~ReplyFraming() = default;
+};
+
+// One call's reply at a time. The owner passes it the call's output and end, and tells it when
+// the framing's queue has drained.
+class Reply {
+ public:
+  Reply(ReplyFraming& framing, uint64_t hold_limit) : framing_(framing), hold_limit_(hold_limit) {}
+
+  // A new call's reply, decided by `policy`; `call` is paused while the framing is congested.
+  void begin(StatusPolicy policy, CallControl* call);
+  // The command's output.
+  void output(std::string_view bytes);
+  // The call has ended: the policy decides, the framing sends. Returns the verdict.
+  Verdict finish(const Outcome& outcome);
+  // The framing's queue drained: a paused call reads its output again.
+  void drained();
+  // The call is gone without an answer (the caller went away): forget it.
+  void abandon();
+
+  // The call has ended and is gone, but its answer waits (for the rest of the request body).
+  void release_call() { call_ = nullptr; }
+  // The id of the call being answered, for log lines ("" once released).
+  std::string_view call_id() const { return call_ != nullptr ? call_->id() : std::string_view(); }
+
+  bool streaming() const { return phase_ == Phase::Streaming; }
+  bool active() const { return phase_ != Phase::Idle; }
+
+ private:
+  enum class Phase { Idle, Holding, Streaming };
+  void commit();
+
+  ReplyFraming& framing_;
+  const uint64_t hold_limit_;
+  Phase phase_ = Phase::Idle;
+  StatusPolicy policy_;
+  CallControl* call_ = nullptr;
+  std::string held_;
+  bool paused_ = false;
+};
+
+}  // namespace hotwrap
