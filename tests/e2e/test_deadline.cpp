@@ -129,6 +129,32 @@ TEST_CASE("disconnect: the caller closing mid-call kills the call's processes") 
   CHECK(r.body == "ok\n");
 }
 
+TEST_CASE("disconnect: a caller hanging up mid-body, with the command not reading, kills the call") {
+  // hotwrap stops reading a body the command does not take (backpressure); the caller hanging up
+  // must still be seen while it does not read.
+  Server srv({"sleep", "300"});
+  {
+    Conn c = srv.connect();
+    const std::size_t body = 8u << 20;
+    std::string head = "POST /call HTTP/1.1\r\nHost: localhost\r\nFn-Call-Id: " + next_call_id() +
+                       "\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n";
+    REQUIRE(c.send_raw(head));
+    auto tree = wait_call_running(srv);
+    // Send until hotwrap stops taking bytes: the socket buffers and the pipe are full.
+    std::string chunk(64u << 10, 'x');
+    std::size_t sent = 0;
+    while (sent < body && c.send_raw(chunk, 500ms)) sent += chunk.size();
+    REQUIRE_MESSAGE(sent < body, "hotwrap took the whole body although the command reads none");
+    MESSAGE("hotwrap stopped reading after about " << sent << " bytes of " << body);
+    c.close();
+    check_tree_gone(srv, tree, 1000ms);
+    CHECK(srv.wait_stderr("caller hung up mid-call", 1000ms));
+  }
+  Conn c2 = srv.connect();
+  REQUIRE(c2.send_request({.body = "x"}));
+  wait_call_running(srv);
+}
+
 TEST_CASE(
     "deadline: SIGTERM first, then SIGKILL, timed by HOTWRAP_DEADLINE_MARGIN_MS / KILL_GRACE_MS") {
   // The command logs the TERM, then keeps running: only the KILL ends it.

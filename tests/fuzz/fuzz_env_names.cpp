@@ -1,11 +1,12 @@
-// env_name_for_header and CallEnv::add: the only way request content becomes part of the command's
-// environment. Invariants (real assertions; they abort):
-// - a generated name always matches ^FN_[A-Z0-9_]+$, and is exactly the header upper-cased with
-//   '-' turned into '_' (or FN_CONTENT_TYPE for Content-Type): never mangled into another name;
+// Fn's env_name_for_header, CallEnv and BaseEnv: the only way request content becomes part of the
+// command's environment. Invariants (real assertions; they abort):
+// - an Fn name always matches ^FN_[A-Z0-9_]+$, and is exactly the header upper-cased with '-'
+//   turned into '_' (or FN_CONTENT_TYPE for Content-Type): never mangled into another name;
 // - a header that is neither Content-Type nor Fn-<...> gets no name;
-// - no base variable is ever replaced or shadowed, whatever is added (PATH, LD_PRELOAD, a preset
-//   FN_ name), and names that are not generated names are refused by CallEnv::add itself;
-// - repeated names are joined with ", " in arrival order; clear() forgets a call's names.
+// - no base variable is ever replaced or shadowed, whatever a call adds (PATH, LD_PRELOAD, a
+//   preset FN_ name), and a name that is not a plain identifier, or configures the loader, a shell
+//   or a proxy (LD_*, PATH, *_proxy), never reaches the command, whatever the protocol named;
+// - repeated names are joined with ", " in arrival order.
 //
 // Input: a sequence of (name, value) pairs separated by '\n' and ':' (name:value\n...); each pair
 // is added both as a header (add_header) and as a raw name (add).
@@ -21,6 +22,7 @@
 
 #include "hotwrap/env.hpp"
 #include "hotwrap/http.hpp"
+#include "protocols/fn_policy.hpp"
 
 using namespace hotwrap;
 
@@ -68,8 +70,23 @@ std::optional<std::string> expected_name(std::string_view header) {
   return name;
 }
 
-void check_envp(CallEnv& env, const std::map<std::string, std::string>& model) {
-  char* const* envp = env.envp();
+// Independently of env.cpp: a plain identifier that is none of the names that configure how a
+// program runs (a sample of the list: the ones an attacker would reach for first).
+bool admissible(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  std::string up;
+  for (char c : name) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+    up += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  }
+  return !base_has(name) && up != "PATH" && !up.starts_with("LD_") && up != "IFS" &&
+         up != "BASH_ENV" && !(up.size() >= 6 && up.ends_with("_PROXY"));
+}
+
+void check_envp(BaseEnv& base, CallEnv env, const std::map<std::string, std::string>& model) {
+  base.admit(env);
+  char* const* envp = base.envp(env);
   size_t n = 0;
   while (envp[n] != nullptr) ++n;
   assert(n == kBaseCount + model.size());
@@ -80,8 +97,8 @@ void check_envp(CallEnv& env, const std::map<std::string, std::string>& model) {
     size_t eq = line.find('=');
     assert(eq != std::string_view::npos);
     std::string name(line.substr(0, eq));
-    assert(generated_shape(name));
-    assert(!base_has(name));
+    assert(admissible(name));
+    assert(is_safe_call_env_name(name));
     assert(seen.emplace(name, std::string(line.substr(eq + 1))).second);
   }
   // envp holds C strings: a value ends at its first NUL (which cannot start another variable).
@@ -94,13 +111,12 @@ void check_envp(CallEnv& env, const std::map<std::string, std::string>& model) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  static CallEnv env(kBase);
-  env.clear();
-  assert(env.added().empty());
+  static BaseEnv base(kBase);
+  CallEnv env;
 
   std::map<std::string, std::string> model;  // what the call's environment must hold
   auto model_add = [&](const std::string& name, std::string_view value) {
-    if (!generated_shape(name) || base_has(name)) return;
+    if (!is_safe_call_env_name(name) || base_has(name)) return;
     auto [it, fresh] = model.emplace(name, std::string(value));
     if (!fresh) it->second.append(", ").append(value);
   };
@@ -122,14 +138,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     assert(is_generated_env_name(name) == generated_shape(name));
 
-    env.add_header(name, value);
+    add_fn_header(env, name, value);
     if (mapped) model_add(*mapped, value);
     env.add(name, value);
     model_add(std::string(name), value);
   }
-  check_envp(env, model);
+  check_envp(base, env, model);
   // A later call starts from the base alone.
-  env.clear();
-  check_envp(env, {});
+  check_envp(base, CallEnv(), {});
   return 0;
 }

@@ -28,6 +28,7 @@
 #include "hotwrap/deadline.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/http.hpp"
+#include "protocols/fn_policy.hpp"
 #include "pieces.hpp"
 
 using namespace hotwrap;
@@ -80,13 +81,14 @@ bool is_env_name_char(char c) {
 
 // What starting a call does with a request head: every header through CallEnv, Fn-Deadline through
 // the deadline parser; then the environment's invariants.
-void start_call(CallEnv& env, const RequestHead& head) {
-  env.clear();
+void start_call(BaseEnv& base, const RequestHead& head) {
+  CallEnv env;
   for (const Header& h : head.headers) {
-    env.add_header(h.name, h.value);
+    add_fn_header(env, h.name, h.value);
     if (iequals(h.name, "Fn-Deadline")) (void)parse_rfc3339(h.value);
   }
-  char* const* envp = env.envp();
+  base.admit(env);
+  char* const* envp = base.envp(env);
   size_t n = 0;
   while (envp[n] != nullptr) ++n;
   assert(n >= kBaseCount);
@@ -102,17 +104,19 @@ void start_call(CallEnv& env, const RequestHead& head) {
     std::string_view name = line.substr(0, eq);
     assert(name.size() > 3 && name.starts_with("FN_"));
     for (char c : name) assert(is_env_name_char(c));
-    assert(!env.in_base(name));
+    for (size_t j = 0; j < kBaseCount; ++j) {
+      assert(std::string_view(kBase[j]).substr(0, name.size() + 1) != line.substr(0, eq + 1));
+    }
     for (std::string_view seen : names) assert(seen != name);
     names.push_back(name);
   }
-  assert(names.size() == env.added().size());
+  assert(names.size() == env.vars().size());
 }
 
 // Feeds `pieces` one after the other, consuming messages back to back as a connection does: after
 // a message ends, the rest of the input is the next message; the first refusal ends the stream;
 // a message that does not keep the connection alive ends it too.
-Result run(const std::vector<std::string_view>& pieces, const RequestLimits& limits, CallEnv& env) {
+Result run(const std::vector<std::string_view>& pieces, const RequestLimits& limits, BaseEnv& env) {
   RequestParser parser(limits);
   Result r;
   Message cur;
@@ -222,7 +226,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   RequestLimits limits;
   if (fdp.ConsumeBool()) limits = {64, 512, 8, 256};
 
-  static CallEnv env(kBase);
+  static BaseEnv env(kBase);
   Result whole = run({stream}, limits, env);
 
   check_same(whole, run(fuzzer_pieces(fdp, stream), limits, env), "fed in fuzzer-chosen pieces");

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocols/fn_policy.hpp"
 #include "protocols/json.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/log.hpp"
@@ -56,8 +57,9 @@ struct Split {
   bool operator==(const Split&) const = default;
 };
 
-void check_env(CallEnv& env) {
-  char* const* envp = env.envp();
+void check_env(BaseEnv& base, CallEnv env) {
+  base.admit(env);
+  char* const* envp = base.envp(env);
   size_t n = 0;
   while (envp[n] != nullptr) ++n;
   assert(n >= kBaseCount);
@@ -68,7 +70,9 @@ void check_env(CallEnv& env) {
     assert(eq != std::string_view::npos);
     std::string_view name = line.substr(0, eq);
     assert(is_generated_env_name(name));
-    assert(!env.in_base(name));
+    for (size_t j = 0; j < kBaseCount; ++j) {
+      assert(std::string_view(kBase[j]).substr(0, name.size() + 1) != line.substr(0, eq + 1));
+    }
     for (size_t j = kBaseCount; j < i; ++j) {
       assert(std::string_view(envp[j]).substr(0, eq + 1) != line.substr(0, eq + 1));
     }
@@ -176,12 +180,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     assert(whole == split(bytes, stream, limit));
   }
 
-  static CallEnv env(kBase);
+  static BaseEnv base(kBase);
   for (const Frame& f : whole.frames) {
     if (f.too_large) continue;
     // As the contract starts a call: parse, map onto the environment.
-    auto call = map_json_request(f.bytes, f.offset, env, "Fn-Call-Id", 0);
-    check_env(env);
+    auto call = map_json_request(f.bytes, f.offset, "Fn-Call-Id", 0);
+    if (call) check_env(base, call->env);
     if (!call) {
       assert(call.error().status == 502 || call.error().status == 413);
       assert(!call.error().message.empty());
