@@ -203,3 +203,22 @@ TEST_CASE("pid 1: as init of a PID namespace, hotwrap reaps orphans and stops on
   check_exit_0(srv, 3000ms);  // unshare --fork exits with hotwrap's status
   check_socket_files_gone(srv);
 }
+
+TEST_CASE("signals: HUP, QUIT, USR1 and USR2 to hotwrap reach the running call's command") {
+  for (auto [sig, name] : {std::pair{SIGHUP, "HUP"}, std::pair{SIGQUIT, "QUIT"},
+                           std::pair{SIGUSR1, "USR1"}, std::pair{SIGUSR2, "USR2"}}) {
+    CAPTURE(name);
+    std::string script = std::string("trap 'echo got-") + name + "; exit 0' " + name +
+                         "; while :; do sleep 0.02; done";
+    Server srv({"sh", "-c", script});
+    Conn c = srv.connect();
+    REQUIRE(c.send_request({.body = "x"}));
+    wait_call_running(srv);
+    srv.signal(sig);
+    Response r = c.read_response(5000ms);
+    INFO(r);
+    CHECK(r.status == 200);
+    CHECK(r.body == std::string("got-") + name + "\n");
+    CHECK_FALSE(srv.exited());  // the signal was the command's, not hotwrap's
+  }
+}

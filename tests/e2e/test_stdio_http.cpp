@@ -236,3 +236,20 @@ TEST_CASE("http: a body passing HOTWRAP_MAX_BODY_BYTES while its call runs gets 
   check_exit(p, 1);
   CHECK(p.err().find("bad request (413)") != std::string::npos);
 }
+
+TEST_CASE("http: HUP, QUIT, USR1 and USR2 to hotwrap reach the running call's command") {
+  for (auto [sig, name] : {std::pair{SIGHUP, "HUP"}, std::pair{SIGQUIT, "QUIT"},
+                           std::pair{SIGUSR1, "USR1"}, std::pair{SIGUSR2, "USR2"}}) {
+    CAPTURE(name);
+    std::string script = std::string("trap 'echo got-") + name + "; exit 0' " + name +
+                         "; echo ready >&2; while :; do sleep 0.02; done";
+    Proc p(http_format({"sh", "-c", script}));
+    REQUIRE(p.write(request("x")));
+    REQUIRE(p.wait_err("ready\n", 5000ms));
+    p.signal(sig);
+    auto r = next(p, 5000ms);
+    CHECK(r.status == 200);
+    CHECK(r.body == std::string("got-") + name + "\n");
+    CHECK_FALSE(p.exited());
+  }
+}

@@ -333,3 +333,20 @@ TEST_CASE("json: stderr sharing stdout's pipe: the command still gets a blocking
   REQUIRE(!flags.empty());
   CHECK((std::stoul(flags, nullptr, 8) & O_NONBLOCK) == 0);
 }
+
+TEST_CASE("json: HUP, QUIT, USR1 and USR2 to hotwrap reach the running call's command") {
+  for (auto [sig, name] : {std::pair{SIGHUP, "HUP"}, std::pair{SIGQUIT, "QUIT"},
+                           std::pair{SIGUSR1, "USR1"}, std::pair{SIGUSR2, "USR2"}}) {
+    CAPTURE(name);
+    std::string script = std::string("trap 'echo got-") + name + "; exit 0' " + name +
+                         "; echo ready >&2; while :; do sleep 0.02; done";
+    Proc p(json_format({"sh", "-c", script}));
+    REQUIRE(p.write(request("x")));
+    REQUIRE(p.wait_err("ready\n", 5000ms));
+    p.signal(sig);
+    json r = next_response(p, 5000ms);
+    CHECK(r["protocol"]["status_code"] == 200);
+    CHECK(r["body"] == std::string("got-") + name + "\n");
+    CHECK_FALSE(p.exited());
+  }
+}
