@@ -68,7 +68,7 @@ struct Message {
   }
 };
 
-struct Result {
+struct StreamResult {
   std::vector<Message> messages;  // complete messages, in order
   RequestError error = RequestError::None;
   bool closed = false;     // a message without keep-alive ended the connection
@@ -116,9 +116,9 @@ void start_call(BaseEnv& base, const RequestHead& head) {
 // Feeds `pieces` one after the other, consuming messages back to back as a connection does: after
 // a message ends, the rest of the input is the next message; the first refusal ends the stream;
 // a message that does not keep the connection alive ends it too.
-Result run(const std::vector<std::string_view>& pieces, const RequestLimits& limits, BaseEnv& env) {
+StreamResult run(const std::vector<std::string_view>& pieces, const RequestLimits& limits, BaseEnv& env) {
   RequestParser parser(limits);
-  Result r;
+  StreamResult r;
   Message cur;
   bool in_head = false;
   for (std::string_view in : pieces) {
@@ -192,7 +192,7 @@ bool is_limit(RequestError e) {
 // ends. So a request that breaks a limit and is also malformed further on may be refused as
 // malformed when fed whole and as over the limit when cut: both are refusals that close the
 // connection, and the difference is accepted in that one direction only.
-bool same(const Result& whole, const Result& pieces) {
+bool same(const StreamResult& whole, const StreamResult& pieces) {
   bool errors_agree = whole.error == pieces.error ||
                       (whole.error == RequestError::Malformed && is_limit(pieces.error));
   return whole.messages == pieces.messages && errors_agree && whole.closed == pieces.closed &&
@@ -200,7 +200,7 @@ bool same(const Result& whole, const Result& pieces) {
 }
 
 // For the report of a failed comparison.
-void dump(const char* what, const Result& r) {
+void dump(const char* what, const StreamResult& r) {
   std::fprintf(stderr, "%s: %zu messages, error %d, closed %d, clean eof %d\n", what,
                r.messages.size(), static_cast<int>(r.error), r.closed, r.clean_eof);
   for (const Message& m : r.messages) {
@@ -209,7 +209,7 @@ void dump(const char* what, const Result& r) {
   }
 }
 
-void check_same(const Result& whole, const Result& pieces, const char* how) {
+void check_same(const StreamResult& whole, const StreamResult& pieces, const char* how) {
   if (same(whole, pieces)) return;
   dump("fed whole", whole);
   dump(how, pieces);
@@ -227,7 +227,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (fdp.ConsumeBool()) limits = {64, 512, 8, 256};
 
   static BaseEnv env(kBase);
-  Result whole = run({stream}, limits, env);
+  StreamResult whole = run({stream}, limits, env);
 
   check_same(whole, run(fuzzer_pieces(fdp, stream), limits, env), "fed in fuzzer-chosen pieces");
 
