@@ -13,7 +13,7 @@ namespace hotwrap {
 namespace {
 
 FnContext fn_context(Runner& runner, const Config& config, Getenv getenv_fn) {
-  return FnContext{runner, config, LogFrame(getenv_fn("FN_LOGFRAME_NAME"),
+  return FnContext{runner.loop(), runner, config, LogFrame(getenv_fn("FN_LOGFRAME_NAME"),
                                             getenv_fn("FN_LOGFRAME_HDR")),
                    fdk_headers(config)};
 }
@@ -25,7 +25,7 @@ class FnStreamPlatform final : public Platform {
       : fn_(std::move(fn)),
         socket_(std::move(socket)),
         life_(life),
-        listener_(fn_.runner.loop(), socket_.take_listener(), fn_.config.max_connections,
+        listener_(fn_.loop, socket_.take_listener(), fn_.config.max_connections,
                   fn_stream_connections(fn_)) {
     listener_.start();
   }
@@ -45,9 +45,10 @@ class FnStreamPlatform final : public Platform {
 class FnStdioPlatform final : public Platform {
  public:
   explicit FnStdioPlatform(FnContext fn) : fn_(std::move(fn)) {}
-  std::expected<void, std::string> start(PlatformChoice::Kind kind, Lifecycle& life) {
+  std::expected<void, std::string> start(PlatformChoice::Kind kind, Runner& runner,
+                                         Lifecycle& life) {
     if (auto r = stdio_.apply(); !r) return std::unexpected(r.error());
-    if (stdio_.stderr_caught()) fn_.runner.relay_stderr();  // the command gets a blocking stderr
+    if (stdio_.stderr_caught()) runner.relay_stderr();  // the command gets a blocking stderr
     protocol_ = kind == PlatformChoice::Kind::FnJson
                     ? make_fn_json(fn_, life, STDIN_FILENO, STDOUT_FILENO)
                     : make_fn_http(fn_, life, STDIN_FILENO, STDOUT_FILENO);
@@ -145,7 +146,7 @@ std::expected<std::unique_ptr<Platform>, std::string> start_platform(const Platf
     case PlatformChoice::Kind::FnJson:
     case PlatformChoice::Kind::FnHttp: {
       auto p = std::make_unique<FnStdioPlatform>(std::move(fn));
-      if (auto r = p->start(choice.kind, life); !r) return std::unexpected(r.error());
+      if (auto r = p->start(choice.kind, runner, life); !r) return std::unexpected(r.error());
       runner.enable_prespawn();
       return p;
     }

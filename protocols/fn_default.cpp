@@ -53,7 +53,7 @@ DefaultFormat::DefaultFormat(const FnContext& fn, Lifecycle& life, std::string c
   // than the 502 "container exit code 124" an earlier exit would earn. So the command gets
   // SIGTERM HOTWRAP_KILL_GRACE_MS before FN_DEADLINE and SIGKILL at it.
   request.deadline_margin = Millis(0);
-  call_ = fn.runner.start(*this, std::move(request));
+  call_ = fn.calls.start(*this, std::move(request));
 }
 
 void DefaultFormat::call_finished(const Outcome& outcome) {

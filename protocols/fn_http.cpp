@@ -32,7 +32,7 @@ class HttpFormat final : public Protocol, private HttpExchange::Owner {
   HttpFormat(const FnContext& fn, Lifecycle& life, int in_fd, int out_fd)
       : fn_(fn),
         life_(life),
-        exchange_(fn.runner.loop(), fn.runner, fn.config, *this, in_fd, out_fd,
+        exchange_(fn.loop, fn.calls, fn.config, *this, in_fd, out_fd,
                   HttpExchange::Transport::Stream) {}
 
   void drain() override {

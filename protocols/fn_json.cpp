@@ -75,14 +75,14 @@ JsonFormat::JsonFormat(const FnContext& fn, Lifecycle& life, int in_fd, int out_
       cfg_(fn.config),
       life_(life),
       reader_(
-          fn.runner.loop(), in_fd, [this](std::string_view b) { on_input(b); },
+          fn.loop, in_fd, [this](std::string_view b) { on_input(b); },
           [this](int err) { on_input_end(err); }),
       writer_(
-          fn.runner.loop(), out_fd, [this] { on_drained(); },
+          fn.loop, out_fd, [this] { on_drained(); },
           [this](int err) { on_write_error(err); }),
       splitter_(json_frame_limit(cfg_.max_body_bytes, cfg_.max_header_bytes)),
       reply_(*this, cfg_.buffer_bytes),
-      next_(fn.runner.loop(), [this] { next_frame(); }) {
+      next_(fn.loop, [this] { next_frame(); }) {
   reader_.start();
 }
 
@@ -160,7 +160,7 @@ void JsonFormat::begin_call() {
   request.id = std::move(call->id);
   request.deadline = call->deadline;
   request.env = std::move(call->env);
-  call_ = fn_.runner.start(*this, std::move(request));
+  call_ = fn_.calls.start(*this, std::move(request));
   reply_.begin(fn_policy(call->trigger, cfg_), call_.get());
   call_->feed(call->body);
   call_->end_input();

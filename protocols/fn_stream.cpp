@@ -21,7 +21,7 @@ class FnConnection final : public Connection, private HttpExchange::Owner {
       : fn_(fn),
         listener_(listener),
         fd_(std::move(fd)),
-        exchange_(fn.runner.loop(), fn.runner, fn.config, *this, fd_.get(), fd_.get(),
+        exchange_(fn.loop, fn.calls, fn.config, *this, fd_.get(), fd_.get(),
                   HttpExchange::Transport::Connection) {}
 
   void close_if_idle() override { exchange_.end_if_idle(); }

@@ -41,7 +41,8 @@ inline constexpr int kExitStreamBroken = 1;  // bad or truncated input, or stdin
 
 // What every Fn format shares, built once at start-up.
 struct FnContext {
-  Runner& runner;
+  Loop& loop;
+  CallStarter& calls;  // the Runner, or fakes in tests
   const Config& config;
   LogFrame logframe;
   std::vector<Header> fdk_headers;

@@ -1,0 +1,95 @@
+// The one reply path: hold, commit, stream, end — with a recording framing and a fake call.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "hotwrap/reply.hpp"
+#include "tests/support/fake_calls.hpp"
+
+using namespace hotwrap;
+
+namespace {
+
+struct Recorder final : ReplyFraming {
+  void send_whole(const Verdict& v, std::string_view body) override {
+    log.push_back("whole " + std::to_string(v.status) + " " + std::string(body));
+  }
+  void send_head(const Verdict& v, std::string_view first) override {
+    log.push_back("head " + std::to_string(v.status) + " " + std::string(first));
+  }
+  void send_more(std::string_view bytes) override { log.push_back("more " + std::string(bytes)); }
+  void send_end(const Verdict& v) override {
+    log.push_back(std::string("end ") + (v.failed ? "failed" : "ok"));
+  }
+  size_t queued() const override { return queue; }
+  std::vector<std::string> log;
+  size_t queue = 0;
+};
+
+struct NoHandler final : CallHandler {
+  void call_output(std::string_view) override {}
+  void call_input_ready() override {}
+  void call_finished(const Outcome&) override {}
+};
+
+Verdict policy(const Outcome* o) {
+  Verdict v;
+  if (o == nullptr) v.status = 299;  // what streaming commits to
+  if (o != nullptr && !o->ok()) {
+    v.status = 502;
+    v.output_is_body = false;
+    v.message = "why";
+    v.failed = true;
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("reply: held up to the limit, the status follows the exit code") {
+  Recorder r;
+  Reply reply(r, 4);
+  reply.begin(policy, nullptr);
+  reply.output("ab");
+  reply.output("cd");
+  CHECK_FALSE(reply.streaming());
+  SUBCASE("success: the output is the body") {
+    CHECK(reply.finish({Outcome::Kind::Exited, 0}).status == 200);
+    CHECK(r.log == std::vector<std::string>{"whole 200 abcd"});
+  }
+  SUBCASE("failure: the policy's message is") {
+    reply.finish({Outcome::Kind::Exited, 1});
+    CHECK(r.log == std::vector<std::string>{"whole 502 why"});
+  }
+  CHECK_FALSE(reply.active());
+}
+
+TEST_CASE("reply: past the limit it commits with the policy's running status and streams") {
+  Recorder r;
+  Reply reply(r, 4);
+  reply.begin(policy, nullptr);
+  reply.output("abc");
+  reply.output("de");
+  CHECK(reply.streaming());
+  reply.output("f");
+  reply.finish({Outcome::Kind::Signaled, 9});
+  CHECK(r.log == std::vector<std::string>{"head 299 abcde", "more f", "end failed"});
+}
+
+TEST_CASE("reply: a congested framing pauses the call, a drain resumes it") {
+  Recorder r;
+  NoHandler h;
+  hotwrap::testing::FakeCalls calls;
+  auto call = calls.start(h, CallRequest{});
+  auto* fake = calls.current();
+  Reply reply(r, 0);
+  reply.begin(policy, call.get());
+  r.queue = 1 << 20;
+  reply.output("x");
+  CHECK(fake->paused);
+  r.queue = 0;
+  reply.drained();
+  CHECK_FALSE(fake->paused);
+  CHECK(reply.call_id().empty());
+}
