@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "app/config.hpp"
 #include "app/lifecycle.hpp"
 #include "app/platform.hpp"
 #include "hotwrap/config.hpp"

@@ -1,9 +1,9 @@
-// Configuration: HOTWRAP_* environment variables with matching --flags, parsed before the loop.
+// Configuration: what the core is told at start-up (read by app/config.hpp from HOTWRAP_*
+// variables and --flags).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <expected>
 #include <string>
 #include <vector>
 
@@ -30,21 +30,5 @@ struct Config {
 
   std::vector<std::string> command;  // argv of the wrapped command
 };
-
-// What the command line asked for.
-enum class Action { Run, Help, Version };
-
-struct Parsed {
-  Action action = Action::Run;
-  Config config;
-};
-
-// Parses flags (which win) over HOTWRAP_* variables looked up with `getenv_fn`.
-// Errors are one line: what is wrong and how to fix it.
-std::expected<Parsed, std::string> parse_config(int argc, const char* const* argv,
-                                                const char* (*getenv_fn)(const char*));
-
-// The --help text: usage and every option with its variable and default.
-std::string help_text();
 
 }  // namespace hotwrap

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "hotwrap/config.hpp"
+#include "app/config.hpp"
 
 using namespace hotwrap;
 

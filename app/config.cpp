@@ -1,4 +1,4 @@
-#include "hotwrap/config.hpp"
+#include "app/config.hpp"
 
 #include <charconv>
 #include <cstring>

@@ -1,0 +1,28 @@
+// Reading the configuration: HOTWRAP_* environment variables with matching --flags, parsed
+// before the loop.
+#pragma once
+
+#include <expected>
+#include <string>
+
+#include "hotwrap/config.hpp"
+
+namespace hotwrap {
+
+// What the command line asked for.
+enum class Action { Run, Help, Version };
+
+struct Parsed {
+  Action action = Action::Run;
+  Config config;
+};
+
+// Parses flags (which win) over HOTWRAP_* variables looked up with `getenv_fn`.
+// Errors are one line: what is wrong and how to fix it.
+std::expected<Parsed, std::string> parse_config(int argc, const char* const* argv,
+                                                const char* (*getenv_fn)(const char*));
+
+// The --help text: usage and every option with its variable and default.
+std::string help_text();
+
+}  // namespace hotwrap
