@@ -29,7 +29,8 @@ constexpr Option kOptions[] = {
      "stdout held before the response is committed; past it the body streams (chunked)",
      [](Config& c, uint64_t n, std::string_view) { c.buffer_bytes = n; }},
     {"kill-grace-ms", "HOTWRAP_KILL_GRACE_MS", Kind::Ms, "500",
-     "at the deadline: time between SIGTERM and SIGKILL to the call's process group",
+     "after the deadline's answer (or at shutdown): time between SIGTERM and SIGKILL to the call's "
+     "process group",
      [](Config& c, uint64_t n, std::string_view) { c.kill_grace = ms(n); }},
     {"deadline-margin-ms", "HOTWRAP_DEADLINE_MARGIN_MS", Kind::Ms, "200",
      "the 504 is sent this long before Fn-Deadline, so the agent keeps the container",
@@ -37,6 +38,10 @@ constexpr Option kOptions[] = {
     {"shutdown-grace-ms", "HOTWRAP_SHUTDOWN_GRACE_MS", Kind::Ms, "5000",
      "after SIGTERM/SIGINT: time a running call gets to finish",
      [](Config& c, uint64_t n, std::string_view) { c.shutdown_grace = ms(n); }},
+    {"timeout-ms", "HOTWRAP_TIMEOUT_MS", Kind::Ms, "3600000",
+     "a call's time limit when the platform sends no deadline, and the cap of one it sends; "
+     "0: none",
+     [](Config& c, uint64_t n, std::string_view) { c.timeout = ms(n); }},
     {"log-level", "HOTWRAP_LOG_LEVEL", Kind::LogLevel, "info", "debug, info, warn or error",
      [](Config& c, uint64_t, std::string_view t) { parse_level(t, c.log_level); }},
     {"stderr-prefix", "HOTWRAP_STDERR_PREFIX", Kind::Bool, "0",

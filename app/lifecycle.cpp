@@ -8,12 +8,18 @@
 
 namespace hotwrap {
 
+namespace {
+// After the shutdown grace, how long the calls' answers (503s) have to leave before hotwrap exits
+// regardless.
+constexpr std::chrono::milliseconds kAnswerSlack(1000);
+}  // namespace
+
 AppLifecycle::AppLifecycle(Loop& loop, Runner& runner, const Config& config)
     : loop_(loop), runner_(runner), config_(config), grace_(loop, [this] {
-        if (runner_.running() > 0) {
-          log(Level::Warn, {}, "shutdown grace over (HOTWRAP_SHUTDOWN_GRACE_MS=%lld); killing the "
-              "running call", static_cast<long long>(config_.shutdown_grace.count()));
-        }
+        log(Level::Warn, {},
+            "still not done %lld ms after HOTWRAP_SHUTDOWN_GRACE_MS=%lld; exiting",
+            static_cast<long long>(kAnswerSlack.count()),
+            static_cast<long long>(config_.shutdown_grace.count()));
         done(0);  // the platform goes with the loop, and its calls with it
       }) {}
 
@@ -35,7 +41,11 @@ void AppLifecycle::on_signal(int signo) {
   draining_ = true;
   log(Level::Info, {}, "%s: shutting down", ::strsignal(signo));
   runner_.stop_prespawn();
-  grace_.start(std::chrono::duration_cast<std::chrono::microseconds>(config_.shutdown_grace));
+  // The calls end themselves within the grace (SIGTERM, then SIGKILL and a 503); the platform is
+  // done once they are answered. This timer is the backstop, should an answer never drain.
+  runner_.shut_down(config_.shutdown_grace);
+  grace_.start(std::chrono::duration_cast<std::chrono::microseconds>(config_.shutdown_grace +
+                                                                     kAnswerSlack));
   platform_->drain();
 }
 

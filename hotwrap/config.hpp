@@ -18,6 +18,7 @@ struct Config {
   Millis kill_grace{500};           // SIGTERM → SIGKILL at the deadline
   Millis deadline_margin{200};      // the 504 leaves this long before Fn-Deadline
   Millis shutdown_grace{5000};      // a running call's time to finish after SIGTERM
+  Millis timeout{3'600'000};        // bounds every call (and caps the platform's deadline); 0: none
   Level log_level = Level::Info;
   bool stderr_prefix = false;  // relay command stderr, each line prefixed "[<call id>] "
   std::string content_type = "application/octet-stream";

@@ -63,7 +63,9 @@ int Outcome::exit_code() const {
     case Kind::Exited: return code;
     case Kind::Signaled: return 128 + code;
     case Kind::NotStarted: return exit_code_for_spawn_error(code);
-    case Kind::TimedOut: return 124;
+    case Kind::TimedOut:
+    case Kind::Expired: return 124;
+    case Kind::ShutDown: return 128 + SIGTERM;
   }
   return 1;
 }
@@ -75,6 +77,8 @@ std::string Outcome::describe() const {
       return "killed by signal " + std::to_string(code) + " (" + ::strsignal(code) + ")";
     case Kind::NotStarted: return std::string("could not be started: ") + std::strerror(code);
     case Kind::TimedOut: return "did not finish before the deadline";
+    case Kind::Expired: return "was not run: the deadline had passed when the call arrived";
+    case Kind::ShutDown: return "was stopped: hotwrap is shutting down";
   }
   return "?";
 }
@@ -97,6 +101,7 @@ Runner::Runner(Loop& loop, Reaper& reaper, const Config& config, const char* con
 
 Runner::~Runner() {
   stop_prespawn();
+  burials_.clear();
 }
 
 std::unique_ptr<CallControl> Runner::start(CallHandler& handler, CallRequest request) {
@@ -111,6 +116,45 @@ std::unique_ptr<Call> Runner::start_call(CallHandler& handler, CallRequest reque
 
 void Runner::forward_signal(int sig) {
   for (Call* c = calls_; c != nullptr; c = c->next_) c->forward_signal(sig);
+}
+
+void Runner::shut_down(Millis grace) {
+  shutting_down_ = true;
+  for (Call* c = calls_; c != nullptr; c = c->next_) c->shut_down(grace);
+}
+
+// The end of a process group whose call has already been answered.
+class Runner::Burial final : public ExitListener {
+ public:
+  Burial(Runner& runner, pid_t pid, std::string id)
+      : runner_(runner), pid_(pid), id_(std::move(id)), kill_(runner.loop(), [this] {
+          log(Level::Warn, id_, "the command outlived HOTWRAP_KILL_GRACE_MS=%lld after SIGTERM; "
+              "SIGKILL to its process group", static_cast<long long>(runner_.config_.kill_grace.count()));
+          end();
+        }) {
+    runner_.reaper_.watch(pid_, this);
+    kill_.start(duration_cast<microseconds>(runner_.config_.kill_grace));
+  }
+  ~Burial() {
+    runner_.reaper_.forget(pid_);
+    ::kill(-pid_, SIGKILL);
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  void child_exited(int) override { end(); }
+  void end() {
+    // Destroys this burial: the group gets its SIGKILL in the destructor.
+    std::erase_if(runner_.burials_, [this](const auto& b) { return b.get() == this; });
+  }
+  Runner& runner_;
+  pid_t pid_;
+  std::string id_;
+  Timer kill_;
+};
+
+void Runner::bury(pid_t pid, std::string id) {
+  burials_.push_back(std::make_unique<Burial>(*this, pid, std::move(id)));
 }
 
 StdioPlan Runner::with_log_plan(StdioPlan plan) const {
@@ -215,6 +259,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
       request_(std::move(request)),
       term_timer_(runner.loop(), [this] { on_term_deadline(); }),
       kill_timer_(runner.loop(), [this] { on_kill_deadline(); }),
+      shutdown_timer_(runner.loop(), [this] { on_shutdown_timer(); }),
       deferred_(runner.loop(), [this] { finish(deferred_outcome_); }),
       watch_output_(runner.loop(), [this] { watch_output(); }),
       started_(steady_clock::now()) {
@@ -223,29 +268,36 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
   if (next_ != nullptr) next_->prev_ = this;
   runner_.calls_ = this;
   const Config& cfg = runner_.config();
-  std::optional<microseconds> until_kill;
+  // Both sides in microseconds: the system clock's nanoseconds would overflow int64 for a
+  // deadline past 2262 and make a far-future deadline look already passed.
+  auto now = std::chrono::time_point_cast<microseconds>(std::chrono::system_clock::now());
+  Millis margin = request_.deadline_margin.value_or(cfg.deadline_margin);
+  std::optional<microseconds> until_end;
   if (request_.deadline) {
-    until_kill =
-        // Both sides in microseconds: the system clock's nanoseconds would overflow int64 for a
-        // deadline past 2262 and make a far-future deadline look already passed.
-        (*request_.deadline -
-         std::chrono::time_point_cast<microseconds>(std::chrono::system_clock::now())) -
-        duration_cast<microseconds>(request_.deadline_margin.value_or(cfg.deadline_margin));
-    if (until_kill->count() <= 0) {
-      log(Level::Warn, id(), "deadline already passed on arrival; not running the command");
-      phase_ = Phase::Deferred;
-      deferred_outcome_ = {Outcome::Kind::TimedOut, 0};
-      deferred_.start(microseconds(0));
+    until_end = (*request_.deadline - now) - duration_cast<microseconds>(margin);
+    if (until_end->count() <= 0) {
+      log(Level::Warn, id(),
+          "%s had passed (less HOTWRAP_DEADLINE_MARGIN_MS=%lld) when the call arrived; not "
+          "running the command",
+          request_.deadline_source.c_str(), static_cast<long long>(margin.count()));
+      end_before_start({Outcome::Kind::Expired, 0});
       return;
     }
+    deadline_text_ = request_.deadline_source + " is HOTWRAP_DEADLINE_MARGIN_MS=" +
+                     std::to_string(margin.count()) + " ms away";
+  }
+  if (auto limit = duration_cast<microseconds>(cfg.timeout);
+      limit.count() > 0 && (!until_end || limit < *until_end)) {
+    // No call runs forever: HOTWRAP_TIMEOUT_MS bounds one with no deadline, and caps one whose
+    // deadline is further away.
+    until_end = limit;
+    deadline_text_ = "HOTWRAP_TIMEOUT_MS=" + std::to_string(cfg.timeout.count()) + " reached";
   }
   auto child = runner_.obtain_child(request_.stdio, request_.env, env_file_);
   if (!child) {
     log(Level::Error, id(), "cannot run %s: %s", runner_.argv_[0],
         child.error().describe().c_str());
-    phase_ = Phase::Deferred;
-    deferred_outcome_ = {Outcome::Kind::NotStarted, child.error().err};
-    deferred_.start(microseconds(0));
+    end_before_start({Outcome::Kind::NotStarted, child.error().err});
     return;
   }
   child_ = std::move(*child);
@@ -280,10 +332,20 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
         [this](int) { flush_stderr_line(); });
     stderr_->start();
   }
-  if (until_kill) {
-    term_timer_.start(*until_kill - duration_cast<microseconds>(cfg.kill_grace));
-    kill_timer_.start(*until_kill);
+  if (until_end && request_.answers) {
+    term_timer_.start(*until_end);
+  } else if (until_end) {
+    term_timer_.start(*until_end - duration_cast<microseconds>(cfg.kill_grace));
+    kill_timer_.start(*until_end);
   }
+}
+
+void Call::end_before_start(Outcome outcome) {
+  // Delivered on the next iteration, like every other ending: the protocol is still inside
+  // start() now.
+  phase_ = Phase::Deferred;
+  deferred_outcome_ = outcome;
+  deferred_.start(microseconds(0));
 }
 
 Call::~Call() {
@@ -291,9 +353,10 @@ Call::~Call() {
   if (next_ != nullptr) next_->prev_ = prev_;
   if (runner_.calls_ == this) runner_.calls_ = next_;
   if (phase_ == Phase::Finished) return;
-  // The caller went away mid-call: nobody wants the answer.
+  // Nobody wants the answer any more: the caller went away, or hotwrap stops at once.
   if (child_.pid > 0) {
-    log(Level::Info, id(), "caller gone; killing the command");
+    log(Level::Info, id(), runner_.shutting_down_ ? "hotwrap is stopping; killing the command"
+                                                  : "caller gone; killing the command");
     kill_group(SIGKILL);
     runner_.reaper().forget(child_.pid);
   }
@@ -337,8 +400,38 @@ void Call::watch_output() {
   if (stdout_ && !output_paused_) stdout_->start();
 }
 
+void Call::shut_down(Millis grace) {
+  if (phase_ != Phase::Running || draining_) return;
+  draining_ = true;
+  Millis kill_grace = runner_.config().kill_grace;
+  // SIGTERM early enough that the command's trap runs and it still has the kill grace to exit.
+  shutdown_timer_.start(duration_cast<microseconds>(grace > kill_grace ? grace - kill_grace
+                                                                       : Millis(0)));
+}
+
+void Call::on_shutdown_timer() {
+  if (phase_ == Phase::Running) {
+    phase_ = Phase::ShuttingDown;
+    Millis kill_grace = runner_.config().kill_grace;
+    log(Level::Warn, id(),
+        "shutting down: SIGTERM to the command; SIGKILL in %lld ms (HOTWRAP_KILL_GRACE_MS, "
+        "within HOTWRAP_SHUTDOWN_GRACE_MS=%lld)",
+        static_cast<long long>(kill_grace.count()),
+        static_cast<long long>(runner_.config().shutdown_grace.count()));
+    kill_group(SIGTERM);
+    shutdown_timer_.start(duration_cast<microseconds>(kill_grace));
+    return;
+  }
+  if (phase_ != Phase::ShuttingDown) return;
+  log(Level::Warn, id(), "shutdown grace over; SIGKILL to the command");
+  kill_group(SIGKILL);
+  runner_.reaper().forget(child_.pid);  // still reaped, just no longer ours to report
+  finish({Outcome::Kind::ShutDown, 0});
+}
+
 void Call::forward_signal(int sig) {
-  if (child_.pid > 0 && (phase_ == Phase::Running || phase_ == Phase::Terminating))
+  if (child_.pid > 0 && (phase_ == Phase::Running || phase_ == Phase::Terminating ||
+                         phase_ == Phase::ShuttingDown))
     ::kill(child_.pid, sig);
 }
 
@@ -402,13 +495,30 @@ void Call::kill_group(int sig) {
 }
 
 void Call::on_term_deadline() {
+  if (request_.answers) {
+    on_answer_deadline();
+    return;
+  }
   phase_ = Phase::Terminating;
-  log(Level::Warn, id(), "deadline near: sending SIGTERM to the command");
+  log(Level::Warn, id(), "%s: SIGTERM to the command, SIGKILL in HOTWRAP_KILL_GRACE_MS=%lld",
+      deadline_text_.c_str(), static_cast<long long>(runner_.config().kill_grace.count()));
   kill_group(SIGTERM);
 }
 
+void Call::on_answer_deadline() {
+  const Config& cfg = runner_.config();
+  log(Level::Warn, id(),
+      "%s: answering now; SIGTERM to the command, SIGKILL in HOTWRAP_KILL_GRACE_MS=%lld",
+      deadline_text_.c_str(), static_cast<long long>(cfg.kill_grace.count()));
+  kill_group(SIGTERM);
+  // The group is the runner's to finish off now; the answer does not wait for it.
+  runner_.reaper().forget(child_.pid);
+  runner_.bury(child_.pid, id());
+  finish({Outcome::Kind::TimedOut, 0});
+}
+
 void Call::on_kill_deadline() {
-  log(Level::Warn, id(), "deadline: killing the command");
+  log(Level::Warn, id(), "the deadline: SIGKILL to the command");
   kill_group(SIGKILL);
   runner_.reaper().forget(child_.pid);  // still reaped, just no longer ours to report
   finish({Outcome::Kind::TimedOut, 0});
@@ -425,6 +535,8 @@ void Call::child_exited(int wstatus) {
   flush_stderr_line();
   if (phase_ == Phase::Terminating) {
     finish({Outcome::Kind::TimedOut, 0});
+  } else if (phase_ == Phase::ShuttingDown) {
+    finish({Outcome::Kind::ShutDown, 0});
   } else if (WIFSIGNALED(wstatus)) {
     finish({Outcome::Kind::Signaled, WTERMSIG(wstatus)});
   } else {
@@ -436,6 +548,7 @@ void Call::finish(Outcome outcome) {
   phase_ = Phase::Finished;
   term_timer_.stop();
   kill_timer_.stop();
+  shutdown_timer_.stop();
   watch_output_.stop();
   stdout_.reset();
   stderr_.reset();

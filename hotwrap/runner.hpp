@@ -22,12 +22,21 @@ namespace hotwrap {
 
 // How a call ended.
 struct Outcome {
-  enum class Kind { Exited, Signaled, NotStarted, TimedOut };
+  enum class Kind {
+    Exited,
+    Signaled,
+    NotStarted,
+    TimedOut,  // its deadline came: answered, then its process group ended
+    Expired,   // its deadline had passed when it arrived: never run
+    ShutDown,  // hotwrap's shutdown grace ran out (or its command obeyed the SIGTERM of it)
+  };
   Kind kind = Kind::Exited;
   int code = 0;  // exit code, signal number, or the spawn errno
 
   bool ok() const { return kind == Kind::Exited && code == 0; }
-  // As a shell reports it: the code, 128 + signal, 127/126 when it could not run, 124 on timeout.
+  bool timed_out() const { return kind == Kind::TimedOut || kind == Kind::Expired; }
+  // As a shell reports it: the code, 128 + signal, 127/126 when it could not run, 124 on
+  // timeout, 143 (SIGTERM) at shutdown.
   int exit_code() const;
   // One phrase for logs and error bodies, e.g. "exited with status 3".
   std::string describe() const;
@@ -49,7 +58,13 @@ class CallHandler {
 struct CallRequest {
   std::string id;                    // for log lines
   CallEnv env;                       // the call's variables, as its protocol names them
-  std::optional<WallTime> deadline;  // none: no time limit
+  std::optional<WallTime> deadline;  // none: HOTWRAP_TIMEOUT_MS alone limits the call
+  std::string deadline_source = "the deadline";  // where it came from, for log lines
+  // False: the call has no answer to send before its deadline (the cold default format), so the
+  // command is given SIGTERM HOTWRAP_KILL_GRACE_MS before it and SIGKILL at it. True (hot): at
+  // `deadline - margin` the call ends (the 504 leaves) and its process group gets SIGTERM, then
+  // SIGKILL a grace later: the grace never comes out of the command's time.
+  bool answers = true;
   StdioPlan stdio;                   // inherited streams bypass the call's stdin/stdout/stderr
   // How long before `deadline` the call is killed; none: the configured margin. A contract that
   // has no answer to send before the deadline (the cold default format) gives the command all
@@ -107,6 +122,9 @@ class Call final : public CallControl, private ExitListener {
 
   // Passes a signal on to the command (not its group), as an init does.
   void forward_signal(int sig);
+  // hotwrap is shutting down: the call may run on for `grace`; its process group gets SIGTERM
+  // HOTWRAP_KILL_GRACE_MS before the grace runs out and SIGKILL at its end (ShutDown outcome).
+  void shut_down(Millis grace);
 
  private:
   friend class Runner;
@@ -119,14 +137,18 @@ class Call final : public CallControl, private ExitListener {
   void close_stdin();
   void on_term_deadline();
   void on_kill_deadline();
+  void on_answer_deadline();
+  void on_shutdown_timer();
+  void end_before_start(Outcome outcome);
   void kill_group(int sig);
   void watch_output();  // from now on, stdout is read as it comes
   void grow_pipes();
   void finish(Outcome outcome);  // last thing a Call does
 
-  // Where the call is. Running → Terminating when the deadline is near (SIGTERM sent); Deferred
-  // when its ending was decided before the command ran (delivered on the next iteration).
-  enum class Phase { Running, Terminating, Deferred, Finished };
+  // Where the call is. Running → Terminating when the deadline is near (cold: SIGTERM sent);
+  // Running → ShuttingDown when hotwrap's shutdown sent SIGTERM; Deferred when its ending was
+  // decided before the command ran (delivered on the next iteration).
+  enum class Phase { Running, Terminating, ShuttingDown, Deferred, Finished };
   // The command's stdin: open; to be closed once the queue is written; closed.
   enum class Input { Open, Ending, Closed };
 
@@ -139,6 +161,7 @@ class Call final : public CallControl, private ExitListener {
   std::optional<FdReader> stderr_;
   Timer term_timer_;
   Timer kill_timer_;
+  Timer shutdown_timer_;  // SIGTERM, then (re-armed) SIGKILL and the end, during shutdown
   Timer deferred_;      // delivers an ending decided before the command ran
   Timer watch_output_;  // starts reading stdout once the command has run a while
   Outcome deferred_outcome_;
@@ -146,6 +169,8 @@ class Call final : public CallControl, private ExitListener {
   std::string env_file_;     // prespawn: the call's environment as a file, removed at the end
   std::string stderr_line_;  // an unfinished line of the command's stderr
   std::string stderr_out_;   // reused for the lines written to the log
+  std::string deadline_text_;  // what set the deadline, for log lines
+  bool draining_ = false;      // shut_down() armed its timer
   Phase phase_ = Phase::Running;
   Input input_ = Input::Open;
   bool stderr_mid_line_ = false;
@@ -179,6 +204,9 @@ class Runner final : public CallStarter, private ExitListener {
 
   // Passes `sig` on to every running call's command (HUP, QUIT, USR1, USR2 from the platform).
   void forward_signal(int sig);
+  // hotwrap is shutting down: every running call gets `grace` (Call::shut_down); calls ended
+  // from now on without their end (the second signal) are logged as ended by shutdown.
+  void shut_down(Millis grace);
 
   // Prespawn (config.prespawn): keep one process of the command started ahead of its call, its
   // stdin open and nothing written. A hot contract calls enable_prespawn() once it serves;
@@ -208,6 +236,11 @@ class Runner final : public CallStarter, private ExitListener {
   std::string next_env_file();
   void discard_warm(const char* why);
   void child_exited(int wstatus) override;  // the prespawned process died before its call
+  // A call answered at its deadline: its process group got SIGTERM and gets SIGKILL after the
+  // kill grace, or as soon as its leader exits (what it left in the group goes with it).
+  void bury(pid_t pid, std::string id);
+
+  class Burial;
 
   Loop& loop_;
   Reaper& reaper_;
@@ -218,6 +251,8 @@ class Runner final : public CallStarter, private ExitListener {
   std::string exe_;  // argv[0] looked up in PATH
   size_t running_ = 0;
   Call* calls_ = nullptr;  // the running calls, newest first
+  std::vector<std::unique_ptr<Burial>> burials_;
+  bool shutting_down_ = false;
   bool prespawn_ = false;
   bool relay_stderr_ = false;
   std::optional<Child> warm_;

@@ -42,6 +42,7 @@ DefaultFormat::DefaultFormat(const FnContext& fn, Lifecycle& life, std::string c
   if (deadline_text_) {
     if (auto d = parse_rfc3339(*deadline_text_)) {
       request.deadline = *d;
+      request.deadline_source = "FN_DEADLINE " + *deadline_text_;
     } else {
       log(Level::Warn, call_id_, "ignoring FN_DEADLINE: %s", d.error().c_str());
     }
@@ -53,13 +54,14 @@ DefaultFormat::DefaultFormat(const FnContext& fn, Lifecycle& life, std::string c
   // than the 502 "container exit code 124" an earlier exit would earn. So the command gets
   // SIGTERM HOTWRAP_KILL_GRACE_MS before FN_DEADLINE and SIGKILL at it.
   request.deadline_margin = Millis(0);
+  request.answers = false;
   call_ = fn.calls.start(*this, std::move(request));
 }
 
 void DefaultFormat::call_finished(const Outcome& outcome) {
   std::unique_ptr<CallControl> done = std::move(call_);  // destroyed on return: the call ended
   int code = outcome.exit_code();
-  if (outcome.kind == Outcome::Kind::TimedOut) {
+  if (outcome.timed_out()) {
     log(Level::Error, call_id_, "the command did not finish by FN_DEADLINE %s; exiting %d",
         deadline_text_.value_or("").c_str(), code);
   } else {

@@ -114,6 +114,7 @@ Route route_http_request(const RequestHead& head, const Config& config) {
   }
   r.request.id = std::move(id);
   r.request.deadline = when;
+  r.request.deadline_source = "the deadline " + deadline;
   r.policy = fn_policy(trigger, config);
   return r;
 }

@@ -159,6 +159,7 @@ void JsonFormat::begin_call() {
   CallRequest request;
   request.id = std::move(call->id);
   request.deadline = call->deadline;
+  request.deadline_source = "the deadline " + call->deadline_text;
   request.env = std::move(call->env);
   call_ = fn_.calls.start(*this, std::move(request));
   reply_.begin(fn_policy(call->trigger, cfg_), call_.get());

@@ -9,10 +9,12 @@ namespace hotwrap {
 Verdict fn_verdict(const Outcome* outcome, bool trigger, const Config& config) {
   Verdict v;
   v.content_type = config.content_type;
-  if (outcome != nullptr && outcome->kind == Outcome::Kind::TimedOut) {
-    v.status = 504;
+  if (outcome != nullptr &&
+      (outcome->timed_out() || outcome->kind == Outcome::Kind::ShutDown)) {
+    // 504 before Fn-Deadline keeps the container; 503: this one is going away.
+    v.status = outcome->timed_out() ? 504 : 503;
     v.output_is_body = false;
-    v.message = "hotwrap: the command did not finish before the deadline\n";
+    v.message = "hotwrap: the command " + outcome->describe() + "\n";
     v.failed = true;
   } else if (trigger) {
     bool ok = outcome == nullptr || outcome->ok();

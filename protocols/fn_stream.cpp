@@ -65,6 +65,7 @@ Route FnConnection::route(const RequestHead& h) {
     if (iequals(hd.name, "Fn-Deadline")) {
       if (auto d = parse_rfc3339(hd.value)) {
         call.deadline = *d;
+        call.deadline_source = "Fn-Deadline " + hd.value;
       } else {
         log(Level::Warn, call.id, "ignoring Fn-Deadline: %s", d.error().c_str());
       }

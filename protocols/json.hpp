@@ -86,6 +86,7 @@ struct JsonCall {
   std::string id;
   CallEnv env;  // the call's FN_* variables
   std::optional<WallTime> deadline;
+  std::string deadline_text;  // as the request gave it
   std::string body;
   bool trigger = false;        // Fn-Intent: httprequest among the headers
   std::string logframe_value;  // the value of the FN_LOGFRAME_HDR header, if asked for

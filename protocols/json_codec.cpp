@@ -316,6 +316,7 @@ std::expected<JsonCall, JsonRefusal> map_json_request(std::string_view frame, ui
   if (!deadline.empty()) {
     if (auto d = parse_rfc3339(deadline)) {
       call.deadline = *d;
+      call.deadline_text = deadline;
     } else {
       log(Level::Warn, call.id, "ignoring the deadline: %s", d.error().c_str());
     }

@@ -140,6 +140,33 @@ TEST_CASE("shutdown: SIGTERM during a call lets it finish, then exits 0") {
   check_socket_files_gone(srv);
 }
 
+TEST_CASE("shutdown: a call outliving the grace gets SIGTERM within it, SIGKILL at its end, a 503") {
+  // docker stop -t 10 with HOTWRAP_SHUTDOWN_GRACE_MS=2000: the command's trap runs before the
+  // grace is over, the caller learns why, and the log does not blame the caller.
+  Server srv({"sh", "-c", "trap 'echo got-term >&2' TERM; while :; do sleep 0.05; done"},
+             {{"HOTWRAP_SHUTDOWN_GRACE_MS", "2000"}, {"HOTWRAP_KILL_GRACE_MS", "500"}});
+  Conn c = srv.connect();
+  REQUIRE(c.send_request({}));
+  wait_call_running(srv);
+  auto t0 = Clock::now();
+  srv.signal(SIGTERM);
+  REQUIRE(srv.wait_stderr("got-term", 3000ms));
+  auto term_after = std::chrono::duration_cast<Ms>(Clock::now() - t0);
+  Response r = c.read_response(5000ms);
+  INFO(r);
+  auto answered_after = std::chrono::duration_cast<Ms>(Clock::now() - t0);
+  MESSAGE("SIGTERM to the command " << term_after.count() << " ms and the answer "
+                                    << answered_after.count()
+                                    << " ms after hotwrap's (expected about 1500 and 2000)");
+  CHECK(term_after >= 1200ms);
+  CHECK(term_after < 2000ms);
+  CHECK(r.status == 503);
+  CHECK(r.body == "hotwrap: the command was stopped: hotwrap is shutting down\n");
+  check_exit_0(srv, 5000ms);
+  CHECK(srv.stderr_text().find("caller gone") == std::string::npos);
+  CHECK(srv.stderr_text().find("shutting down: SIGTERM to the command") != std::string::npos);
+}
+
 TEST_CASE("shutdown: a call outliving HOTWRAP_SHUTDOWN_GRACE_MS is killed, then exit 0") {
   Server srv({"sh", "-c", "sleep 60 & sleep 60"}, {{"HOTWRAP_SHUTDOWN_GRACE_MS", "300"}});
   Conn c = srv.connect();

@@ -109,7 +109,7 @@ TEST_CASE("http: Fn_deadline is answered with 504 before it, and the process ser
   REQUIRE(p.write(request("slow\n", "c-slow", deadline)));
   auto r = next(p, 5000ms);
   CHECK(r.status == 504);
-  CHECK(p.descendants().empty());
+  CHECK(p.wait_for([&] { return p.descendants().empty(); }, 2000ms));
   REQUIRE(p.write(request("quick\n", "c-next")));
   auto n = next(p);
   CHECK(n.status == 200);
