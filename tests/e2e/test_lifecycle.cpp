@@ -236,11 +236,11 @@ TEST_CASE("signals: HUP, QUIT, USR1 and USR2 to hotwrap reach the running call's
                            std::pair{SIGUSR1, "USR1"}, std::pair{SIGUSR2, "USR2"}}) {
     CAPTURE(name);
     std::string script = std::string("trap 'echo got-") + name + "; exit 0' " + name +
-                         "; while :; do sleep 0.02; done";
+                         "; echo ready >&2; while :; do sleep 0.02; done";
     Server srv({"sh", "-c", script});
     Conn c = srv.connect();
     REQUIRE(c.send_request({.body = "x"}));
-    wait_call_running(srv);
+    REQUIRE(srv.wait_stderr("ready\n", 5000ms));  // the trap is set
     srv.signal(sig);
     Response r = c.read_response(5000ms);
     INFO(r);
