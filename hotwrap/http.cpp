@@ -280,6 +280,7 @@ ResponseParser::ResponseParser(ResponseLimits limits)
                     {limits.max_header_bytes, limits.max_headers, limits.max_body_bytes}) {
   settings_.on_message_begin = &ResponseParser::on_message_begin;
   settings_.on_status = &ResponseParser::on_status;
+  settings_.on_header_field_complete = &ResponseParser::on_header_field_complete;
   settings_.on_headers_complete = &ResponseParser::on_headers_complete;
   settings_.on_message_complete = &ResponseParser::on_message_complete;
 }
@@ -329,6 +330,16 @@ int ResponseParser::on_status(llhttp_t* p, const char* at, size_t n) {
     return s.refuse_limit(Fault::HeadersTooLarge, "", " headers larger than the limit");
   }
   s.head_.reason.append(at, n);
+  return 0;
+}
+
+int ResponseParser::on_header_field_complete(llhttp_t* p) {
+  ResponseParser& s = self(p);
+  // llhttp 8 accepts "Fo o: x" in any message; a name with a space could not be written again
+  // (valid_header_name) and may be read as another field by the next hop.
+  if (!valid_header_name(s.field_)) {
+    return s.refuse(Fault::Malformed, "response header name is not a token");
+  }
   return 0;
 }
 

@@ -194,7 +194,8 @@ class RequestParser : public MessageParser {
 // The client never sends HEAD, so a response's framing alone says where its body ends: 1xx, 204
 // and 304 have none, then Transfer-Encoding: chunked, then Content-Length, else the body runs to
 // EOF (finish()). 1xx interim responses (100 Continue) are skipped: feed() reports only the final
-// response. A 101 is an error: the client never asks for an upgrade.
+// response. A 101 is an error: the client never asks for an upgrade. So is a field name that is
+// not a token (llhttp lets spaces through), as Go's and curl's clients refuse it.
 class ResponseParser : public MessageParser {
  public:
   explicit ResponseParser(ResponseLimits limits);
@@ -213,6 +214,7 @@ class ResponseParser : public MessageParser {
  private:
   static int on_message_begin(llhttp_t* p);
   static int on_status(llhttp_t* p, const char* at, size_t n);
+  static int on_header_field_complete(llhttp_t* p);
   static int on_headers_complete(llhttp_t* p);
   static int on_message_complete(llhttp_t* p);
   static ResponseParser& self(llhttp_t* p) { return static_cast<ResponseParser&>(base(p)); }
