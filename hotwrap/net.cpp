@@ -63,6 +63,13 @@ int unix_address(const std::string& path, sockaddr_un& addr) {
   return 0;
 }
 
+// Every socket hotwrap makes: a stream, non-blocking, close-on-exec.
+Result<UniqueFd> new_socket(int family) {
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return sys_fail("socket");
+  return fd;
+}
+
 void set_nodelay(int fd) {
   int on = 1;
   // Best effort: without it the connection still works, only slower.
@@ -70,8 +77,9 @@ void set_nodelay(int fd) {
 }
 
 Result<TcpListener> listen_on(int family, uint16_t port, int backlog) {
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return sys_fail("socket");
+  auto sock = new_socket(family);
+  if (!sock) return std::unexpected(sock.error());
+  UniqueFd fd = std::move(*sock);
   int on = 1;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) {
     return sys_fail("setsockopt SO_REUSEADDR");
@@ -159,8 +167,9 @@ std::expected<HostPort, std::string> parse_host_port(std::string_view text) {
 Result<UniqueFd> listen_unix(const std::string& path) {
   sockaddr_un addr;
   if (int err = unix_address(path, addr); err != 0) return sys_fail("bind", err);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return sys_fail("socket");
+  auto sock = new_socket(AF_UNIX);
+  if (!sock) return std::unexpected(sock.error());
+  UniqueFd fd = std::move(*sock);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
     return sys_fail("bind");
   }
@@ -199,8 +208,9 @@ Result<UniqueFd> connect_tcp(std::string_view host, uint16_t port) {
   sockaddr_storage ss;
   socklen_t len;
   if (!to_sockaddr(host, port, ss, len)) return sys_fail("inet_pton", EINVAL);
-  UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return sys_fail("socket");
+  auto sock = new_socket(ss.ss_family);
+  if (!sock) return std::unexpected(sock.error());
+  UniqueFd fd = std::move(*sock);
   set_nodelay(fd.get());
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0 && errno != EINPROGRESS) {
     return sys_fail("connect");
@@ -211,8 +221,9 @@ Result<UniqueFd> connect_tcp(std::string_view host, uint16_t port) {
 Result<UniqueFd> connect_unix(const std::string& path) {
   sockaddr_un addr;
   if (int err = unix_address(path, addr); err != 0) return sys_fail("connect", err);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return sys_fail("socket");
+  auto sock = new_socket(AF_UNIX);
+  if (!sock) return std::unexpected(sock.error());
+  UniqueFd fd = std::move(*sock);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
     return sys_fail("connect");
   }
