@@ -67,7 +67,7 @@ int status_for(RequestError e);
 enum class ResponseError {
   None,
   Malformed,        // not HTTP/1.x, or cut short by EOF
-  HeadersTooLarge,  // bytes (status line, fields and trailers) or count
+  HeadersTooLarge,  // bytes (reason phrase, fields and trailers) or count
   BodyTooLarge,
 };
 
@@ -195,7 +195,7 @@ class RequestParser : public MessageParser {
 // and 304 have none, then Transfer-Encoding: chunked, then Content-Length, else the body runs to
 // EOF (finish()). 1xx interim responses (100 Continue) are skipped: feed() reports only the final
 // response. A 101 is an error: the client never asks for an upgrade. So is a field name that is
-// not a token (llhttp lets spaces through), as Go's and curl's clients refuse it.
+// not a token (llhttp lets spaces through), as Go's client refuses it.
 class ResponseParser : public MessageParser {
  public:
   explicit ResponseParser(ResponseLimits limits);
@@ -203,7 +203,7 @@ class ResponseParser : public MessageParser {
   // Like RequestParser::feed(): stops at the end of each (final) response.
   Step feed(std::string_view in) { return run(in); }
   // The connection reached EOF. end: that completed a body that runs to EOF (body() has nothing
-  // new); error: it cut a response short; neither: it came between responses.
+  // new); error: it cut a response short; neither: it came between responses. The last call.
   Step finish();
 
   const ResponseHead& head() const { return head_; }

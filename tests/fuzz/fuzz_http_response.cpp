@@ -198,15 +198,13 @@ void round_trip(const Message& m) {
     assert(valid_header_name(h.name) && valid_header_value(h.value));
     fields.push_back(h);
   }
-  for (const Header& h : m.trailers) assert(valid_header_name(h.name));
+  for (const Header& h : m.trailers) {
+    assert(valid_header_name(h.name) && valid_header_value(h.value));
+  }
   bool chunked = !m.trailers.empty();
   std::string wire = response_head(m.status, fields, chunked ? -1 : int64_t(m.body.size()));
   if (chunked) {
     if (!m.body.empty()) wire += chunk_header(m.body.size()) + m.body + "\r\n";
-    // A trailer value the writer refuses is one it would never be given.
-    for (const Header& h : m.trailers) {
-      if (!valid_header_value(h.value)) return;
-    }
     wire += chunk_trailer(m.trailers);
   } else {
     wire += m.body;
