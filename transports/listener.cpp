@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "hotwrap/log.hpp"
+#include "hotwrap/net.hpp"
 
 namespace hotwrap {
 
@@ -42,30 +43,30 @@ void Listener::update_accepting() {
 
 void Listener::on_accept() {
   while (conns_.size() < max_) {
-    int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
+    auto fd = accept_connection(listen_fd_.get());
+    if (fd) {
       // A unix socket's default buffer (~200 KiB) makes a streaming response stall and re-arm
       // several times per MiB; 1 MiB each way lets a pipe's worth pass in one write. The memory
       // is only used when a caller lags; the kernel caps it at net.core.[rw]mem_max.
       int size = 1 << 20;
-      (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-      (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-      conns_.push_back(make_(UniqueFd(fd), *this));
+      (void)::setsockopt(fd->get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+      (void)::setsockopt(fd->get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+      conns_.push_back(make_(std::move(*fd), *this));
       emfile_logged_ = false;
       continue;
     }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-      // Out of descriptors: the pending connection stays readable, so retrying at once would spin.
+    int err = fd.error().err;
+    if (out_of_descriptors(err)) {
+      // The pending connection stays readable, so retrying at once would spin.
       if (!emfile_logged_) {
         log(Level::Warn, {}, "accept: %s; new connections wait until descriptors free up",
-            std::strerror(errno));
+            std::strerror(err));
         emfile_logged_ = true;
       }
       fd_exhausted_ = true;
       accept_retry_.start(std::chrono::milliseconds(100));
-    } else if (errno != EAGAIN) {
-      log(Level::Warn, {}, "accept: %s", std::strerror(errno));
+    } else if (err != EAGAIN) {
+      log(Level::Warn, {}, "accept: %s", std::strerror(err));
     }
     break;
   }

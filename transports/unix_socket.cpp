@@ -1,32 +1,15 @@
 #include "transports/unix_socket.hpp"
 
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
 
-#include "hotwrap/result.hpp"
+#include "hotwrap/net.hpp"
 
 namespace hotwrap {
 
-namespace {
-
-// socket() + bind() + listen(), non-blocking and close-on-exec.
-Result<UniqueFd> listen_unix(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return sys_fail("socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return sys_fail("bind");
-  if (::listen(fd.get(), 128) < 0) return sys_fail("listen");
-  return fd;
-}
-
-}  // namespace
 
 AnnouncedUnixSocket::AnnouncedUnixSocket(AnnouncedUnixSocket&& other) noexcept
     : path_(std::move(other.path_)),
