@@ -1,8 +1,14 @@
 #include "app/config.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <algorithm>
+#include <optional>
+#include <vector>
 #include <string_view>
+
+#include "hotwrap/http.hpp"
 
 namespace hotwrap {
 
@@ -18,7 +24,25 @@ struct Option {
   const char* help;
   // Stores a validated value: `n` for the numeric and boolean kinds, `text` for the others.
   void (*set)(Config& c, uint64_t n, std::string_view text);
+  // The smallest number accepted: 1 where zero has no meaning (a limit of no headers would
+  // start, then refuse every call); where zero is accepted, the help says what it means.
+  uint64_t min = 0;
 };
+
+// A value as it can be shown on one log line: control bytes escaped.
+std::string printable(std::string_view v) {
+  std::string out;
+  for (unsigned char c : v) {
+    if (c < 0x20 || c == 0x7f) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 Millis ms(uint64_t n) {
   return Millis(static_cast<int64_t>(n));
@@ -26,7 +50,8 @@ Millis ms(uint64_t n) {
 
 constexpr Option kOptions[] = {
     {"buffer-bytes", "HOTWRAP_BUFFER_BYTES", Kind::Bytes, "1048576",
-     "stdout held before the response is committed; past it the body streams (chunked)",
+     "stdout held before the response is committed; past it the body streams (chunked); 0: "
+     "stream from the first byte",
      [](Config& c, uint64_t n, std::string_view) { c.buffer_bytes = n; }},
     {"kill-grace-ms", "HOTWRAP_KILL_GRACE_MS", Kind::Ms, "500",
      "after the deadline's answer (or at shutdown): time between SIGTERM and SIGKILL to the call's "
@@ -36,13 +61,14 @@ constexpr Option kOptions[] = {
      "the 504 is sent this long before Fn-Deadline, so the agent keeps the container",
      [](Config& c, uint64_t n, std::string_view) { c.deadline_margin = ms(n); }},
     {"shutdown-grace-ms", "HOTWRAP_SHUTDOWN_GRACE_MS", Kind::Ms, "5000",
-     "after SIGTERM/SIGINT: time a running call gets to finish",
+     "after SIGTERM/SIGINT: time a running call gets to finish; 0: none",
      [](Config& c, uint64_t n, std::string_view) { c.shutdown_grace = ms(n); }},
     {"timeout-ms", "HOTWRAP_TIMEOUT_MS", Kind::Ms, "3600000",
      "a call's time limit when the platform sends no deadline, and the cap of one it sends; "
      "0: none",
      [](Config& c, uint64_t n, std::string_view) { c.timeout = ms(n); }},
-    {"log-level", "HOTWRAP_LOG_LEVEL", Kind::LogLevel, "info", "debug, info, warn or error",
+    {"log-level", "HOTWRAP_LOG_LEVEL", Kind::LogLevel, "info",
+     "debug, info, warn or error (any case)",
      [](Config& c, uint64_t, std::string_view t) { parse_level(t, c.log_level); }},
     {"stderr-prefix", "HOTWRAP_STDERR_PREFIX", Kind::Bool, "0",
      "1: prefix each stderr line of the command with \"[<call id>] \"",
@@ -52,57 +78,93 @@ constexpr Option kOptions[] = {
      [](Config& c, uint64_t, std::string_view t) { c.content_type = t; }},
     {"max-header-bytes", "HOTWRAP_MAX_HEADER_BYTES", Kind::Bytes, "65536",
      "request header block limit (431)",
-     [](Config& c, uint64_t n, std::string_view) { c.max_header_bytes = n; }},
+     [](Config& c, uint64_t n, std::string_view) { c.max_header_bytes = n; }, 1},
     {"max-headers", "HOTWRAP_MAX_HEADERS", Kind::Count, "200", "request header count limit (431)",
-     [](Config& c, uint64_t n, std::string_view) { c.max_headers = n; }},
+     [](Config& c, uint64_t n, std::string_view) { c.max_headers = n; }, 1},
     {"max-url-bytes", "HOTWRAP_MAX_URL_BYTES", Kind::Bytes, "8192", "request URL limit (414)",
-     [](Config& c, uint64_t n, std::string_view) { c.max_url_bytes = n; }},
+     [](Config& c, uint64_t n, std::string_view) { c.max_url_bytes = n; }, 1},
     {"max-body-bytes", "HOTWRAP_MAX_BODY_BYTES", Kind::Bytes, "0",
      "request body limit, 0 for none (413)",
      [](Config& c, uint64_t n, std::string_view) { c.max_body_bytes = n; }},
     {"max-connections", "HOTWRAP_MAX_CONNECTIONS", Kind::Count, "64",
      "connections served at once; more wait in the listen queue",
-     [](Config& c, uint64_t n, std::string_view) { c.max_connections = n == 0 ? 1 : n; }},
+     [](Config& c, uint64_t n, std::string_view) { c.max_connections = n; }, 1},
     {"prespawn", "HOTWRAP_PRESPAWN", Kind::Bool, "0",
      "1: start the next command process before its call arrives (see README)",
      [](Config& c, uint64_t n, std::string_view) { c.prespawn = n == 1; }},
 };
 
-std::string error_for(const Option& o, std::string_view value, const char* why) {
-  return std::string("invalid value '") + std::string(value) + "' for --" + o.flag + " / " + o.env +
-         ": " + why;
+std::string error_for(const Option& o, std::string_view value, const std::string& why) {
+  return "invalid value '" + printable(value) + "' for --" + o.flag + " / " + o.env + ": " + why;
 }
 
-bool parse_uint(std::string_view text, uint64_t& out) {
-  if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size();
+// The largest value of each numeric kind: a day for times (a typo in a unit must not become a
+// call that may run for years).
+uint64_t max_of(Kind k) {
+  return k == Kind::Ms ? 86'400'000 : UINT64_MAX;
+}
+
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
+// 1/0, true/false, yes/no, on/off, any case; nullopt for anything else.
+std::optional<bool> parse_switch(std::string_view text) {
+  std::string t = lowered(text);
+  if (t == "1" || t == "true" || t == "yes" || t == "on") return true;
+  if (t == "0" || t == "false" || t == "no" || t == "off") return false;
+  return std::nullopt;
 }
 
 // Applies one option's value to the config; returns an error line or empty.
 std::string apply(const Option& o, std::string_view value, Config& c) {
   uint64_t n = 0;
+  std::string text(value);
   switch (o.kind) {
     case Kind::Bytes:
     case Kind::Count:
-    case Kind::Ms:
-      if (!parse_uint(value, n)) return error_for(o, value, "expected a whole number");
-      if (o.kind == Kind::Ms && n > 86'400'000) return error_for(o, value, "at most one day");
+    case Kind::Ms: {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      bool digits = !value.empty() && end == value.data() + value.size();
+      if (digits && (ec == std::errc::result_out_of_range || n > max_of(o.kind))) {
+        return error_for(o, value, "too large (max " + std::to_string(max_of(o.kind)) + ")");
+      }
+      if (!digits || ec != std::errc()) {
+        return error_for(o, value,
+                         o.kind == Kind::Ms ? "expected a whole number of milliseconds"
+                                            : "expected a whole number");
+      }
+      if (n < o.min) return error_for(o, value, "must be at least " + std::to_string(o.min));
       break;
-    case Kind::Bool:
-      if (value != "0" && value != "1") return error_for(o, value, "expected 0 or 1");
-      n = value == "1" ? 1 : 0;
+    }
+    case Kind::Bool: {
+      auto b = parse_switch(value);
+      if (!b) return error_for(o, value, "expected 1/0, true/false, yes/no or on/off");
+      n = *b ? 1 : 0;
       break;
+    }
     case Kind::LogLevel: {
       Level level;
-      if (!parse_level(value, level)) {
+      text = lowered(value);
+      if (!parse_level(text, level)) {
         return error_for(o, value, "expected debug, info, warn or error");
       }
       break;
     }
-    case Kind::Text: break;
+    case Kind::Text:
+      // It goes on every response as a header value: CR or LF would let it inject headers.
+      if (!valid_header_value(value)) {
+        return error_for(o, value, "a header value cannot hold CR, LF or other control bytes");
+      }
+      break;
   }
-  o.set(c, n, value);
+  o.set(c, n, text);
   return {};
 }
 
@@ -156,7 +218,10 @@ std::expected<Parsed, std::string> parse_config(int argc, const char* const* arg
     }
     if (!has_value) {
       if (o->kind == Kind::Bool) {
+        // `--prespawn` alone means on; `--prespawn 1 rev` takes the 1 as its value (only when a
+        // command still follows, so that `hotwrap --prespawn true` still runs `true`).
         value = "1";
+        if (i + 2 < argc && parse_switch(argv[i + 1])) value = argv[++i];
       } else if (i + 1 < argc) {
         value = argv[++i];
       } else {
@@ -174,6 +239,67 @@ std::expected<Parsed, std::string> parse_config(int argc, const char* const* arg
   return p;
 }
 
+namespace {
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Names other wrappers read that hotwrap does not, and what does the same here.
+struct Foreign {
+  const char* name;
+  const char* instead;
+};
+constexpr Foreign kForeign[] = {
+    {"FN_HOTWRAP_VERBOSE", "fnproject/hotwrap's switch; here: HOTWRAP_LOG_LEVEL=debug"},
+    {"fprocess", "OpenFaaS's command; hotwrap runs the command it is given (the image's CMD)"},
+    {"exec_timeout", "OpenFaaS's; here: HOTWRAP_TIMEOUT_MS"},
+    {"write_debug", "OpenFaaS's; here: HOTWRAP_LOG_LEVEL=debug"},
+    {"max_inflight", "OpenFaaS's; here: HOTWRAP_MAX_CONNECTIONS"},
+    {"prefix_logs", "OpenFaaS's; here: HOTWRAP_STDERR_PREFIX"},
+};
+
+}  // namespace
+
+std::vector<std::string> config_warnings(const char* const* envp) {
+  std::vector<std::string> out;
+  for (const char* const* e = envp; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv = *e;
+    std::string_view name = kv.substr(0, kv.find('='));
+    for (const Foreign& f : kForeign) {
+      if (name == f.name) out.push_back(std::string(name) + " is ignored: it is " + f.instead);
+    }
+    if (!name.starts_with("HOTWRAP_")) continue;
+    // What hotwrap itself hands a command (a hotwrap inside a hotwrap sees them).
+    if (name == "HOTWRAP_CALL_ENV_FILE" || name == "HOTWRAP_CALL_ID" || name == "HOTWRAP_DEADLINE")
+      continue;
+    const Option* best = nullptr;
+    size_t best_d = SIZE_MAX;
+    for (const Option& o : kOptions) {
+      size_t d = edit_distance(name, o.env);
+      if (d < best_d) {
+        best = &o;
+        best_d = d;
+      }
+    }
+    if (best_d == 0) continue;
+    out.push_back("unknown variable " + std::string(name) + " is ignored; did you mean " +
+                  best->env + "? (hotwrap --help lists them all)");
+  }
+  return out;
+}
+
 std::string help_text() {
   std::string s =
       "usage: hotwrap [options] [--] command [args...]\n"
@@ -184,7 +310,7 @@ std::string help_text() {
       "\n"
       "options (flag, environment variable, default):\n";
   for (const Option& o : kOptions) {
-    std::string flag = std::string("  --") + o.flag + (o.kind == Kind::Bool ? "[=0|1]" : "=VALUE");
+    std::string flag = std::string("  --") + o.flag + (o.kind == Kind::Bool ? "[=1|0]" : "=VALUE");
     s += flag;
     s.append(flag.size() < 30 ? 30 - flag.size() : 1, ' ');
     s += std::string(o.env) + " (default " + o.fallback + ")\n      " + o.help + "\n";

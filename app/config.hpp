@@ -4,6 +4,7 @@
 
 #include <expected>
 #include <string>
+#include <vector>
 
 #include "hotwrap/config.hpp"
 
@@ -21,6 +22,11 @@ struct Parsed {
 // Errors are one line: what is wrong and how to fix it.
 std::expected<Parsed, std::string> parse_config(int argc, const char* const* argv,
                                                 const char* (*getenv_fn)(const char*));
+
+// One warning line for each variable of `envp` that looks meant for hotwrap but is not read:
+// an unknown HOTWRAP_* name (with the closest real one) or another wrapper's setting (with
+// hotwrap's own). Variables hotwrap sets for its commands are not warned about.
+std::vector<std::string> config_warnings(const char* const* envp);
 
 // The --help text: usage and every option with its variable and default.
 std::string help_text();

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "app/command_check.hpp"
 #include "app/config.hpp"
 #include "app/lifecycle.hpp"
 #include "app/platform.hpp"
@@ -86,15 +87,13 @@ int main(int argc, char** argv) {
   }
   const Config& config = parsed->config;
   set_log_level(config.log_level);
+  for (const std::string& w : config_warnings(environ)) log(Level::Warn, {}, "%s", w.c_str());
 
-  // An image with a typo in its CMD must fail at once and visibly, not on every call.
-  const std::string& cmd = config.command.front();
-  if (auto exe = find_executable(cmd, std::getenv("PATH")); !exe) {
-    int err = exe.error().err;
-    log(Level::Error, {}, "command '%s' %s (PATH=%s); check the image's CMD", cmd.c_str(),
-        err == ENOENT ? "not found" : "is not executable",
-        std::getenv("PATH") != nullptr ? std::getenv("PATH") : "unset");
-    return exit_code_for_spawn_error(err);
+  // An image with a typo in its CMD, or a script whose interpreter is missing, must fail at
+  // once and visibly, not on every call.
+  if (auto ok = check_command(config.command.front(), std::getenv("PATH")); !ok) {
+    log(Level::Error, {}, "%s", ok.error().message.c_str());
+    return ok.error().exit_code;
   }
 
   if (auto r = become_subreaper(); !r) {

@@ -17,6 +17,28 @@ RequestLimits limits_from(const Config& c) {
   return {c.max_url_bytes, c.max_header_bytes, c.max_headers, c.max_body_bytes};
 }
 
+// The parser's reason, with the setting behind a limit and its value, so that the caller and
+// the log both say what to change: "... than the limit (HOTWRAP_MAX_HEADERS=200)".
+std::string refusal_reason(const RequestParser& p, const Config& c) {
+  std::string r = p.error_reason();
+  auto with = [&](const char* name, uint64_t v) {
+    r += " (" + std::string(name) + "=" + std::to_string(v) + ")";
+  };
+  switch (p.error()) {
+    case RequestError::UrlTooLong: with("HOTWRAP_MAX_URL_BYTES", c.max_url_bytes); break;
+    case RequestError::BodyTooLarge: with("HOTWRAP_MAX_BODY_BYTES", c.max_body_bytes); break;
+    case RequestError::HeadersTooLarge:
+      if (r.starts_with("more ")) {
+        with("HOTWRAP_MAX_HEADERS", c.max_headers);
+      } else {
+        with("HOTWRAP_MAX_HEADER_BYTES", c.max_header_bytes);
+      }
+      break;
+    default: break;
+  }
+  return r;
+}
+
 }  // namespace
 
 HttpExchange::HttpExchange(Loop& loop, CallStarter& calls, const Config& config, Owner& owner,
@@ -157,13 +179,13 @@ void HttpExchange::parse(std::string_view in) {
     if (step.error) {
       int status = status_for(parser_.error());
       auto offset = static_cast<unsigned long long>(parser_.error_offset());
+      std::string reason = refusal_reason(parser_, cfg_);
       if (transport_ == Transport::Stream) {
         // A byte stream has no request boundary to resume from after garbage.
         log(Level::Error, {}, "bad request (%d) at byte %llu of the input: %s; stopping", status,
-            offset, parser_.error_reason().c_str());
+            offset, reason.c_str());
       } else {
-        log(Level::Warn, {}, "bad request (%d) at byte %llu: %s", status, offset,
-            parser_.error_reason().c_str());
+        log(Level::Warn, {}, "bad request (%d) at byte %llu: %s", status, offset, reason.c_str());
       }
       // The body broke mid-call (malformed, or past HOTWRAP_MAX_BODY_BYTES): the command is
       // killed; its output is of no use now.
@@ -176,7 +198,7 @@ void HttpExchange::parse(std::string_view in) {
         return;
       }
       // Nothing of this request's response has been written yet: the caller learns why.
-      send_text(status, parser_.error_reason(), {}, true);
+      send_text(status, reason, {}, true);
       return;
     }
     if (step.head) begin_request();

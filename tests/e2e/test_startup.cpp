@@ -114,3 +114,62 @@ TEST_CASE("start-up: flags take --name=value and --name value, then -- and the c
   CHECK(r.status == 200);
   CHECK(r.body == "x");
 }
+
+TEST_CASE("start-up: a script whose interpreter is missing stops hotwrap, naming it (exit 127)") {
+  TempDir tmp;
+  struct Case {
+    const char* what;
+    std::string script;
+    const char* says;
+    int code;
+  };
+  const Case cases[] = {
+      {"missing interpreter", "#!/no/such/interp\necho hi\n", "the interpreter '/no/such/interp'",
+       127},
+      {"CR at the end of the #! line", "#!/bin/sh\r\necho hi\r\n", "ends in CR", 127},
+      {"CR after an argument", "#!/bin/sh -e\r\necho hi\r\n", "ends in CR", 127},
+      {"env with a missing program", "#!/usr/bin/env no-such-prog-xyz\necho hi\n",
+       "'no-such-prog-xyz'", 127},
+      {"interpreter not executable", "#!" + tmp.path() + "/plain-file\necho hi\n",
+       "is not executable", 126},
+  };
+  tmp.write_file("plain-file", "not a program\n", 0644);
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    std::string path = tmp.write_file(std::string("script-") + std::to_string(c.code) +
+                                          std::to_string(c.script.size()),
+                                      c.script, 0755);
+    RunResult r = run_to_exit({path});
+    check_exit(r, c.code);
+    CHECK(r.err.find(c.says) != std::string::npos);
+    check_one_line(r.err);
+  }
+  SUBCASE("a working script still starts") {
+    std::string path = tmp.write_file("good", "#!/usr/bin/env sh\nexit 0\n", 0755);
+    Server srv({path});
+    CHECK(srv.pid() > 0);
+  }
+}
+
+TEST_CASE("start-up: a limit of zero, an overflowing number and a header injection are refused") {
+  for (auto [name, value] : {std::pair{"HOTWRAP_MAX_HEADERS", "0"},
+                             std::pair{"HOTWRAP_BUFFER_BYTES", "99999999999999999999999"},
+                             std::pair{"HOTWRAP_CONTENT_TYPE", "text/plain\nX-Evil: 1"}}) {
+    CAPTURE(name);
+    Server::Options o;
+    o.argv = {"cat"};
+    o.env = {{name, value}};
+    RunResult r = run_to_exit(o);
+    check_exit(r, 2);
+    CHECK(r.err.find(name) != std::string::npos);
+    check_one_line(r.err);
+  }
+}
+
+TEST_CASE("start-up: misspelt and foreign variables are warned about, naming the real option") {
+  Server srv({"cat"}, {{"HOTWRAP_PRESPAN", "1"}, {"FN_HOTWRAP_VERBOSE", "1"}});
+  CHECK(srv.wait_stderr("unknown variable HOTWRAP_PRESPAN is ignored; did you mean "
+                        "HOTWRAP_PRESPAWN?",
+                        2000ms));
+  CHECK(srv.wait_stderr("FN_HOTWRAP_VERBOSE is ignored", 2000ms));
+}

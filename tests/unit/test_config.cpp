@@ -75,7 +75,20 @@ TEST_CASE("errors name the option and the fix") {
        {},
        "invalid value 'ten' for --buffer-bytes / HOTWRAP_BUFFER_BYTES"},
       {{"cat"}, {{"HOTWRAP_LOG_LEVEL", "loud"}}, "expected debug, info, warn or error"},
-      {{"cat"}, {{"HOTWRAP_STDERR_PREFIX", "yes"}}, "expected 0 or 1"},
+      {{"cat"}, {{"HOTWRAP_STDERR_PREFIX", "maybe"}}, "expected 1/0, true/false, yes/no or on/off"},
+      {{"cat"},
+       {{"HOTWRAP_BUFFER_BYTES", "99999999999999999999999"}},
+       "too large (max 18446744073709551615)"},
+      {{"cat"}, {{"HOTWRAP_KILL_GRACE_MS", "86400001"}}, "too large (max 86400000)"},
+      {{"cat"}, {{"HOTWRAP_MAX_HEADERS", "0"}}, "HOTWRAP_MAX_HEADERS: must be at least 1"},
+      {{"cat"}, {{"HOTWRAP_MAX_CONNECTIONS", "0"}}, "must be at least 1"},
+      {{"cat"}, {{"HOTWRAP_MAX_URL_BYTES", "0"}}, "must be at least 1"},
+      {{"cat"}, {{"HOTWRAP_MAX_HEADER_BYTES", "0"}}, "must be at least 1"},
+      {{"cat"}, {{"HOTWRAP_TIMEOUT_MS", "-1"}}, "expected a whole number of milliseconds"},
+      {{"cat"},
+       {{"HOTWRAP_CONTENT_TYPE", "text/plain\r\nX-Evil: 1"}},
+       "invalid value 'text/plain\\x0d\\x0aX-Evil: 1' for --content-type / HOTWRAP_CONTENT_TYPE: "
+       "a header value cannot hold CR, LF or other control bytes"},
   };
   for (const Row& r : rows) {
     CAPTURE(r.says);
@@ -96,4 +109,45 @@ TEST_CASE("help lists every variable") {
   }
   CHECK(parse({"--help"})->action == Action::Help);
   CHECK(parse({"--version"})->action == Action::Version);
+}
+
+TEST_CASE("switches, levels and zero") {
+  for (const char* on : {"1", "true", "TRUE", "yes", "On"}) {
+    CAPTURE(on);
+    CHECK(parse({"cat"}, {{"HOTWRAP_PRESPAWN", on}})->config.prespawn);
+  }
+  for (const char* off : {"0", "false", "No", "off"}) {
+    CAPTURE(off);
+    CHECK_FALSE(parse({"cat"}, {{"HOTWRAP_PRESPAWN", off}})->config.prespawn);
+  }
+  CHECK(parse({"cat"}, {{"HOTWRAP_LOG_LEVEL", "DEBUG"}})->config.log_level == Level::Debug);
+  CHECK(parse({"cat"}, {{"HOTWRAP_LOG_LEVEL", "Warn"}})->config.log_level == Level::Warn);
+  CHECK(parse({"cat"}, {{"HOTWRAP_BUFFER_BYTES", "0"}})->config.buffer_bytes == 0);
+  CHECK(parse({"cat"}, {{"HOTWRAP_TIMEOUT_MS", "0"}})->config.timeout.count() == 0);
+  CHECK(parse({"cat"})->config.timeout.count() == 3600000);
+}
+
+TEST_CASE("a switch flag takes a switch word only when a command follows it") {
+  auto p = parse({"--prespawn", "1", "rev"});
+  REQUIRE(p);
+  CHECK(p->config.prespawn);
+  CHECK(p->config.command == std::vector<std::string>{"rev"});
+  auto off = parse({"--prespawn", "off", "rev"});
+  CHECK_FALSE(off->config.prespawn);
+  auto cmd = parse({"--prespawn", "true"});  // the command is `true`
+  CHECK(cmd->config.prespawn);
+  CHECK(cmd->config.command == std::vector<std::string>{"true"});
+}
+
+TEST_CASE("variables meant for hotwrap that it does not read are warned about") {
+  const char* env[] = {"HOTWRAP_PRESPAN=1", "FN_HOTWRAP_VERBOSE=1", "HOTWRAP_PRESPAWN=1",
+                       "HOTWRAP_CALL_ID=x", "PATH=/bin", nullptr};
+  auto w = config_warnings(env);
+  REQUIRE(w.size() == 2);
+  CHECK(w[0] ==
+        "unknown variable HOTWRAP_PRESPAN is ignored; did you mean HOTWRAP_PRESPAWN? (hotwrap "
+        "--help lists them all)");
+  CHECK(w[1] ==
+        "FN_HOTWRAP_VERBOSE is ignored: it is fnproject/hotwrap's switch; here: "
+        "HOTWRAP_LOG_LEVEL=debug");
 }
