@@ -127,10 +127,14 @@ void JsonFormat::split(std::string_view in) {
     JsonFrameSplitter::Step step = splitter_.feed(in);
     in.remove_prefix(step.consumed);
     if (step.fatal) {
-      // Garbage between objects: where the next request begins cannot be known, and guessing
-      // could run a call on half of someone else's body.
-      log(Level::Error, {}, "%s; stopping (no request boundary to resume from)",
-          splitter_.error_message().c_str());
+      // Garbage between or inside objects: where the next request begins cannot be known, and
+      // guessing could run a call on half of someone else's body. A request that began is still
+      // answered, so the agent waiting for it learns why.
+      std::string why = splitter_.error_message();
+      log(Level::Error, {}, "%s; stopping (no request boundary to resume from)", why.c_str());
+      if (splitter_.error() == JsonFrameSplitter::Error::Invalid) {
+        writer_.write(json_response("hotwrap: " + why + "\n", 502, kTextPlain, fn_.fdk_headers));
+      }
       stop(kExitStreamBroken);
       return;
     }

@@ -18,9 +18,11 @@
 namespace hotwrap {
 
 // Splits a byte stream into JSON objects sent back to back (`{..}{..}`, whitespace between them
-// optional) without parsing them: only string, escape and nesting state is tracked, so a frame
-// boundary is found in one pass over arbitrary read splits. Each frame is parsed on its own
-// afterwards; a frame that is not valid JSON inside still has a known end.
+// optional) in one pass over arbitrary read splits, checking JSON's grammar as the bytes arrive
+// (structure, strings, escapes, numbers, literals; not UTF-8, nor duplicate keys), so that
+// `{not json` is refused at its first impossible byte instead of when the input ends. Each frame
+// is parsed whole afterwards; one that breaks a rule the splitter does not check (invalid UTF-8)
+// still has a known end and is refused alone.
 class JsonFrameSplitter {
  public:
   enum class Error {
@@ -33,6 +35,8 @@ class JsonFrameSplitter {
     TooLarge,
     // finish(): the input ended inside a frame.
     Truncated,
+    // Inside a frame, a byte JSON does not allow there. Fatal, like NotAnObject.
+    Invalid,
   };
 
   struct Step {
@@ -62,10 +66,36 @@ class JsonFrameSplitter {
   bool in_frame() const { return state_ != State::Between; }
 
  private:
-  enum class State { Between, Object, String, Escape };
+  enum class State {
+    Between,       // no frame: whitespace or '{'
+    Value,         // a value must follow (after ':' or ',' in an array)
+    KeyOrClose,    // after '{': a key or '}'
+    Key,           // after ',' in an object: a key
+    Colon,         // after a key
+    AfterValue,    // ',' or the container's close
+    ValueOrClose,  // after '[': a value or ']'
+    String,
+    Escape,
+    Unicode,  // \uXXXX: hex_left_ digits to go
+    Literal,  // true, false or null: literal_[literal_pos_] is next
+    Number,
+  };
+  enum class Num { Minus, Zero, Int, Dot, Frac, E, ESign, Exp };
+  // Consumes `c` at position `i` of the input; false: invalid (error recorded).
+  bool step_byte(char c, uint64_t at, bool& frame_end);
+  bool begin_value(char c, uint64_t at);
+  bool close(char c, uint64_t at, bool& frame_end);
+  bool invalid(uint64_t at, char c, const char* expected);
+
   uint64_t max_frame_bytes_;
   State state_ = State::Between;
-  uint64_t depth_ = 0;
+  std::string stack_;  // '{' and '[' of the open containers
+  bool key_ = false;   // the string being read is a key
+  const char* literal_ = nullptr;
+  size_t literal_pos_ = 0;
+  Num num_ = Num::Int;
+  int hex_left_ = 0;
+  const char* expected_ = "";
   uint64_t offset_ = 0;
   uint64_t frame_offset_ = 0;
   uint64_t frame_bytes_ = 0;

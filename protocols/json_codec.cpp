@@ -1,6 +1,7 @@
 // The pure parts of the json format (json.hpp): frame splitting, request mapping, response
 // encoding. Nothing here throws: nlohmann/json is used with exceptions off (parse with
 // allow_exceptions = false, an error-recording SAX for the reason, dump with replace).
+#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -95,6 +96,180 @@ size_t incomplete_utf8_tail(std::string_view s) {
 JsonFrameSplitter::JsonFrameSplitter(uint64_t max_frame_bytes)
     : max_frame_bytes_(max_frame_bytes) {}
 
+bool JsonFrameSplitter::invalid(uint64_t at, char c, const char* expected) {
+  error_ = Error::Invalid;
+  error_offset_ = at;
+  bad_byte_ = static_cast<unsigned char>(c);
+  expected_ = expected;
+  return false;
+}
+
+bool JsonFrameSplitter::begin_value(char c, uint64_t at) {
+  switch (c) {
+    case '{':
+      stack_ += '{';
+      state_ = State::KeyOrClose;
+      return true;
+    case '[':
+      stack_ += '[';
+      state_ = State::ValueOrClose;
+      return true;
+    case '"':
+      key_ = false;
+      state_ = State::String;
+      return true;
+    case 't': literal_ = "true"; break;
+    case 'f': literal_ = "false"; break;
+    case 'n': literal_ = "null"; break;
+    case '-': num_ = Num::Minus; break;
+    case '0': num_ = Num::Zero; break;
+    default:
+      if (c >= '1' && c <= '9') {
+        num_ = Num::Int;
+        break;
+      }
+      return invalid(at, c, "a JSON value");
+  }
+  if (literal_ != nullptr && c == literal_[0]) {
+    literal_pos_ = 1;
+    state_ = State::Literal;
+  } else {
+    state_ = State::Number;
+  }
+  return true;
+}
+
+bool JsonFrameSplitter::close(char c, uint64_t at, bool& frame_end) {
+  char open = stack_.back();
+  if ((open == '{' && c != '}') || (open == '[' && c != ']')) {
+    return invalid(at, c, open == '{' ? "',' or '}'" : "',' or ']'");
+  }
+  stack_.pop_back();
+  if (stack_.empty()) {
+    state_ = State::Between;
+    frame_end = true;
+  } else {
+    state_ = State::AfterValue;
+  }
+  return true;
+}
+
+bool JsonFrameSplitter::step_byte(char c, uint64_t at, bool& frame_end) {
+  switch (state_) {
+    case State::Between: return true;  // handled by feed()
+    case State::Value:
+      if (json_space(c)) return true;
+      return begin_value(c, at);
+    case State::ValueOrClose:
+      if (json_space(c)) return true;
+      if (c == ']') return close(c, at, frame_end);
+      return begin_value(c, at);
+    case State::KeyOrClose:
+      if (json_space(c)) return true;
+      if (c == '}') return close(c, at, frame_end);
+      if (c != '"') return invalid(at, c, "a key (a JSON string) or '}'");
+      key_ = true;
+      state_ = State::String;
+      return true;
+    case State::Key:
+      if (json_space(c)) return true;
+      if (c != '"') return invalid(at, c, "a key (a JSON string)");
+      key_ = true;
+      state_ = State::String;
+      return true;
+    case State::Colon:
+      if (json_space(c)) return true;
+      if (c != ':') return invalid(at, c, "':' after the key");
+      state_ = State::Value;
+      return true;
+    case State::AfterValue:
+      if (json_space(c)) return true;
+      if (c == ',') {
+        state_ = stack_.back() == '{' ? State::Key : State::Value;
+        return true;
+      }
+      return close(c, at, frame_end);
+    case State::String:
+      if (c == '"') {
+        state_ = key_ ? State::Colon : State::AfterValue;
+      } else if (c == '\\') {
+        state_ = State::Escape;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        return invalid(at, c, "a control character to be escaped (\\u00XX) in a string");
+      }
+      return true;
+    case State::Escape:
+      if (c == 'u') {
+        hex_left_ = 4;
+        state_ = State::Unicode;
+        return true;
+      }
+      if (std::string_view("\"\\/bfnrt").find(c) == std::string_view::npos) {
+        return invalid(at, c, "an escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)");
+      }
+      state_ = State::String;
+      return true;
+    case State::Unicode:
+      if (!std::isxdigit(static_cast<unsigned char>(c))) {
+        return invalid(at, c, "a hex digit of a \\uXXXX escape");
+      }
+      if (--hex_left_ == 0) state_ = State::String;
+      return true;
+    case State::Literal:
+      if (c != literal_[literal_pos_]) return invalid(at, c, "true, false or null");
+      if (literal_[++literal_pos_] == '\0') {
+        literal_ = nullptr;
+        state_ = State::AfterValue;
+      }
+      return true;
+    case State::Number: {
+      bool digit = c >= '0' && c <= '9';
+      switch (num_) {
+        case Num::Minus:
+          if (c == '0') num_ = Num::Zero;
+          else if (digit) num_ = Num::Int;
+          else return invalid(at, c, "a digit after '-'");
+          return true;
+        case Num::Zero:
+        case Num::Int:
+          if (digit && num_ == Num::Int) return true;
+          if (c == '.') num_ = Num::Dot;
+          else if (c == 'e' || c == 'E') num_ = Num::E;
+          else break;  // the number ended
+          return true;
+        case Num::Dot:
+          if (!digit) return invalid(at, c, "a digit after '.'");
+          num_ = Num::Frac;
+          return true;
+        case Num::Frac:
+          if (digit) return true;
+          if (c == 'e' || c == 'E') {
+            num_ = Num::E;
+            return true;
+          }
+          break;
+        case Num::E:
+          if (c == '+' || c == '-') {
+            num_ = Num::ESign;
+            return true;
+          }
+          [[fallthrough]];
+        case Num::ESign:
+          if (!digit) return invalid(at, c, "a digit of the exponent");
+          num_ = Num::Exp;
+          return true;
+        case Num::Exp:
+          if (digit) return true;
+          break;
+      }
+      // The number ended at a byte that belongs to what follows it.
+      state_ = State::AfterValue;
+      return step_byte(c, at, frame_end);
+    }
+  }
+  return true;
+}
+
 JsonFrameSplitter::Step JsonFrameSplitter::feed(std::string_view in) {
   Step step;
   if (error_ != Error::None) {
@@ -117,49 +292,47 @@ JsonFrameSplitter::Step JsonFrameSplitter::feed(std::string_view in) {
     }
     frame_.append(in.substr(seg, end - seg));
   };
+  auto fail = [&](size_t i) {
+    offset_ += i;
+    step.consumed = i;
+    step.fatal = true;
+    return step;
+  };
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
-    switch (state_) {
-      case State::Between:
-        if (json_space(c)) break;
-        if (c != '{') {
-          error_ = Error::NotAnObject;
-          error_offset_ = offset_ + i;
-          bad_byte_ = static_cast<unsigned char>(c);
-          offset_ += i;
-          step.consumed = i;
-          step.fatal = true;
-          return step;
-        }
-        state_ = State::Object;
-        depth_ = 1;
-        frame_offset_ = offset_ + i;
-        frame_bytes_ = 0;
-        frame_.clear();
-        frame_error_ = Error::None;
-        seg = i;
-        break;
-      case State::Object:
-        if (c == '"') {
-          state_ = State::String;
-        } else if (c == '{' || c == '[') {
-          ++depth_;
-        } else if ((c == '}' || c == ']') && --depth_ == 0) {
-          keep(i + 1);
-          state_ = State::Between;
-          step.consumed = i + 1;
-          step.frame = true;
-          offset_ += step.consumed;
-          return step;
-        }
-        break;
-      case State::String:
-        // Most of a frame is string content: skip to the next byte that matters.
-        while (i < in.size() && in[i] != '"' && in[i] != '\\') ++i;
-        if (i == in.size()) break;
-        state_ = in[i] == '"' ? State::Object : State::Escape;
-        break;
-      case State::Escape: state_ = State::String; break;
+    if (state_ == State::Between) {
+      if (json_space(c)) continue;
+      if (c != '{') {
+        error_ = Error::NotAnObject;
+        error_offset_ = offset_ + i;
+        bad_byte_ = static_cast<unsigned char>(c);
+        return fail(i);
+      }
+      state_ = State::KeyOrClose;
+      stack_.assign(1, '{');
+      frame_offset_ = offset_ + i;
+      frame_bytes_ = 0;
+      frame_.clear();
+      frame_error_ = Error::None;
+      seg = i;
+      continue;
+    }
+    if (state_ == State::String) {
+      // Most of a frame is string content: skip to the next byte that matters.
+      while (i < in.size() && in[i] != '"' && in[i] != '\\' &&
+             static_cast<unsigned char>(in[i]) >= 0x20)
+        ++i;
+      if (i == in.size()) break;
+      c = in[i];
+    }
+    bool frame_end = false;
+    if (!step_byte(c, offset_ + i, frame_end)) return fail(i);
+    if (frame_end) {
+      keep(i + 1);
+      step.consumed = i + 1;
+      step.frame = true;
+      offset_ += step.consumed;
+      return step;
     }
   }
   if (state_ != State::Between) keep(in.size());
@@ -188,6 +361,9 @@ std::string JsonFrameSplitter::error_message() const {
     case Error::Truncated:
       return "the input ended at byte " + std::to_string(error_offset_) +
              " inside the request that began at byte " + std::to_string(frame_offset_);
+    case Error::Invalid:
+      return "invalid JSON at byte " + std::to_string(error_offset_) + " (in " + at(frame_offset_) +
+             "): expected " + expected_ + ", found " + describe_byte(bad_byte_);
   }
   return {};
 }

@@ -195,18 +195,19 @@ TEST_CASE("json: big bodies both ways; past HOTWRAP_BUFFER_BYTES the body stream
 
 TEST_CASE("json: a bad request with a known end is answered, and the stream goes on") {
   Proc p(json_format({"cat"}, {{"HOTWRAP_MAX_BODY_BYTES", "10"}}));
-  std::string bad_json = "{\"body\":x}\n";
+  std::string bad_json = "{\"body\":\"\xff\"}\n";  // well-formed but for its UTF-8
   std::string bad_type = "{\"body\":1}\n";
   std::string too_big = request(std::string(11, 'b'));
   REQUIRE(p.write(bad_json + bad_type + too_big + request("fine")));
   json r1 = next_response(p);
   CHECK(r1["protocol"]["status_code"] == 502);
   CHECK(r1["body"] ==
-        "hotwrap: invalid JSON at byte 8 (in the request at byte 0): syntax error while parsing "
-        "value - invalid literal; last read: '\"body\":x'\n");
+        "hotwrap: invalid JSON at byte 9 (in the request at byte 0): syntax error while parsing "
+        "value - invalid string: ill-formed UTF-8 byte; last read: '\"\xef\xbf\xbd'\n");
   json r2 = next_response(p);
   CHECK(r2["protocol"]["status_code"] == 502);
-  CHECK(r2["body"] == "hotwrap: the request at byte 11: 'body' must be a string\n");
+  CHECK(r2["body"] == "hotwrap: the request at byte " + std::to_string(bad_json.size()) +
+                         ": 'body' must be a string\n");
   json r3 = next_response(p);
   CHECK(r3["protocol"]["status_code"] == 413);
   json r4 = next_response(p);
@@ -217,7 +218,23 @@ TEST_CASE("json: a bad request with a known end is answered, and the stream goes
     check_fdk(r);
   }
   // Each is logged once, naming the problem and where it is.
-  CHECK(p.err().find("hotwrap: warn: invalid JSON at byte 8") != std::string::npos);
+  CHECK(p.err().find("hotwrap: warn: invalid JSON at byte 9") != std::string::npos);
+}
+
+TEST_CASE("json: a request that is not JSON is answered at its first impossible byte, then exit 1") {
+  Proc p(json_format({"cat"}));
+  std::string first = request("before");
+  // No EOF and no closing brace: the answer must not wait for either.
+  REQUIRE(p.write(first + "{not json"));
+  CHECK(next_response(p)["body"] == "before");
+  json r = next_response(p, 3000ms);
+  CHECK(r["protocol"]["status_code"] == 502);
+  std::string expect = "invalid JSON at byte " + std::to_string(first.size() + 1) +
+                       " (in the request at byte " + std::to_string(first.size()) +
+                       "): expected a key (a JSON string) or '}', found 'n'";
+  CHECK(r["body"] == "hotwrap: " + expect + "\n");
+  check_exit(p, 1, 3000ms);
+  CHECK(p.err().find("hotwrap: error: " + expect) != std::string::npos);
 }
 
 TEST_CASE(

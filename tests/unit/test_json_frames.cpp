@@ -105,6 +105,19 @@ TEST_CASE("json frames: back to back, with or without whitespace, at every split
   }
 }
 
+TEST_CASE("json frames: every JSON value form is accepted inside a request") {
+  const std::string frame =
+      R"({"s":"a\"\\\/\b\f\n\r\t\u00e9","n":[0,-1,2.5,-0.5e10,1E+2,3e-1],"l":[true,false,null],)"
+      R"("o":{"e":{},"a":[],"nested":[[{"x":[]}]]} , "w" : 1 })";
+  for (size_t cut = 0; cut <= frame.size(); ++cut) {
+    CAPTURE(cut);
+    Result r = split_at(frame + frame, cut);
+    CHECK(r.fatal.empty());
+    CHECK(r.frames.size() == 2);
+    CHECK(r.clean_end);
+  }
+}
+
 TEST_CASE("json frames: a step ends right after the closing brace") {
   JsonFrameSplitter s(1 << 20);
   std::string input = "{\"a\":1}  {\"b\":2}";
@@ -149,6 +162,47 @@ TEST_CASE("json frames: malformed input, with the exact error and offset") {
        "the input ended at byte 12 inside the request that began at byte 0"},
       {"an escaped quote does not end the string", "{\"a\":\"\\\"}", 0, "",
        "the input ended at byte 9 inside the request that began at byte 0"},
+      // Inside a frame, at the first byte JSON does not allow: no wait for the end of input.
+      {"not JSON at all", "{not json", 0,
+       "invalid JSON at byte 1 (in the request at byte 0): expected a key (a JSON string) or "
+       "'}', found 'n'",
+       ""},
+      {"a bare word as a value", "{}{\"a\":yes}", 1,
+       "invalid JSON at byte 7 (in the request at byte 2): expected a JSON value, found 'y'", ""},
+      {"a cut literal", "{\"a\":tru}", 0,
+       "invalid JSON at byte 8 (in the request at byte 0): expected true, false or null, found "
+       "'}'",
+       ""},
+      {"a missing colon", "{\"a\" 1}", 0,
+       "invalid JSON at byte 5 (in the request at byte 0): expected ':' after the key, found '1'",
+       ""},
+      {"a trailing comma", "{\"a\":1,}", 0,
+       "invalid JSON at byte 7 (in the request at byte 0): expected a key (a JSON string), found "
+       "'}'",
+       ""},
+      {"a leading zero", "{\"a\":01}", 0,
+       "invalid JSON at byte 6 (in the request at byte 0): expected ',' or '}', found '1'", ""},
+      {"a mismatched close", "{\"a\":[1}", 0,
+       "invalid JSON at byte 7 (in the request at byte 0): expected ',' or ']', found '}'", ""},
+      {"a raw newline in a string", "{\"a\":\"x\ny\"}", 0,
+       "invalid JSON at byte 7 (in the request at byte 0): expected a control character to be "
+       "escaped (\\u00XX) in a string, found byte 0x0a",
+       ""},
+      {"a bad escape", "{\"a\":\"\\x\"}", 0,
+       "invalid JSON at byte 7 (in the request at byte 0): expected an escape (\\\" \\\\ \\/ \\b "
+       "\\f \\n \\r \\t or \\uXXXX), found 'x'",
+       ""},
+      {"a short unicode escape", "{\"a\":\"\\u12g4\"}", 0,
+       "invalid JSON at byte 10 (in the request at byte 0): expected a hex digit of a \\uXXXX "
+       "escape, found 'g'",
+       ""},
+      {"a number without digits", "{\"a\":-}", 0,
+       "invalid JSON at byte 6 (in the request at byte 0): expected a digit after '-', found '}'",
+       ""},
+      {"an exponent without digits", "{\"a\":1e}", 0,
+       "invalid JSON at byte 7 (in the request at byte 0): expected a digit of the exponent, found "
+       "'}'",
+       ""},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
