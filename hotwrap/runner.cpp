@@ -58,6 +58,36 @@ bool write_env_file(const std::string& path,
 
 }  // namespace
 
+// The end of a process group whose call has already been answered.
+class Runner::Burial final : public ExitListener {
+ public:
+  Burial(Runner& runner, pid_t pid, std::string id)
+      : runner_(runner), pid_(pid), id_(std::move(id)), kill_(runner.loop(), [this] {
+          log(Level::Warn, id_, "the command outlived HOTWRAP_KILL_GRACE_MS=%lld after SIGTERM; "
+              "SIGKILL to its process group", static_cast<long long>(runner_.config_.kill_grace.count()));
+          end();
+        }) {
+    runner_.reaper_.watch(pid_, this);
+    kill_.start(duration_cast<microseconds>(runner_.config_.kill_grace));
+  }
+  ~Burial() {
+    runner_.reaper_.forget(pid_);
+    ::kill(-pid_, SIGKILL);
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  void child_exited(int) override { end(); }
+  void end() {
+    // Destroys this burial: the group gets its SIGKILL in the destructor.
+    std::erase_if(runner_.burials_, [this](const auto& b) { return b.get() == this; });
+  }
+  Runner& runner_;
+  pid_t pid_;
+  std::string id_;
+  Timer kill_;
+};
+
 int Outcome::exit_code() const {
   switch (kind) {
     case Kind::Exited: return code;
@@ -122,36 +152,6 @@ void Runner::shut_down(Millis grace) {
   shutting_down_ = true;
   for (Call* c = calls_; c != nullptr; c = c->next_) c->shut_down(grace);
 }
-
-// The end of a process group whose call has already been answered.
-class Runner::Burial final : public ExitListener {
- public:
-  Burial(Runner& runner, pid_t pid, std::string id)
-      : runner_(runner), pid_(pid), id_(std::move(id)), kill_(runner.loop(), [this] {
-          log(Level::Warn, id_, "the command outlived HOTWRAP_KILL_GRACE_MS=%lld after SIGTERM; "
-              "SIGKILL to its process group", static_cast<long long>(runner_.config_.kill_grace.count()));
-          end();
-        }) {
-    runner_.reaper_.watch(pid_, this);
-    kill_.start(duration_cast<microseconds>(runner_.config_.kill_grace));
-  }
-  ~Burial() {
-    runner_.reaper_.forget(pid_);
-    ::kill(-pid_, SIGKILL);
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  void child_exited(int) override { end(); }
-  void end() {
-    // Destroys this burial: the group gets its SIGKILL in the destructor.
-    std::erase_if(runner_.burials_, [this](const auto& b) { return b.get() == this; });
-  }
-  Runner& runner_;
-  pid_t pid_;
-  std::string id_;
-  Timer kill_;
-};
 
 void Runner::bury(pid_t pid, std::string id) {
   burials_.push_back(std::make_unique<Burial>(*this, pid, std::move(id)));

@@ -110,6 +110,30 @@ void check_encoder(std::string_view body, FuzzedDataProvider& fdp) {
   if (valid_utf8) assert(decoded.get<std::string>() == body);
 }
 
+// True when a full JSON parser finds no complete JSON value at the start of `text` (what
+// follows one is ignored).
+bool no_value_at(std::string_view text) {
+  struct Recorder : nlohmann::json_sax<nlohmann::json> {
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return true; }
+    bool key(string_t&) override { return true; }
+    bool end_object() override { return true; }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+      return false;
+    }
+  } rec;
+  return !nlohmann::json::sax_parse(text, &rec, nlohmann::json::input_format_t::json,
+                                    /*strict=*/false);
+}
+
 // Consumes the stream as the contract does: frames back to back; a fatal error ends it.
 Split split(const std::vector<std::string_view>& pieces, std::string_view stream, uint64_t limit) {
   JsonFrameSplitter s(limit);
@@ -123,9 +147,17 @@ Split split(const std::vector<std::string_view>& pieces, std::string_view stream
         assert(!step.frame);
         r.error = s.error();
         r.error_offset = s.error_offset();
-        assert(r.error == JsonFrameSplitter::Error::NotAnObject);
+        assert(r.error == JsonFrameSplitter::Error::NotAnObject ||
+               r.error == JsonFrameSplitter::Error::Invalid);
         assert(r.error_offset < stream.size());
-        assert(stream[r.error_offset] != '{');
+        if (r.error == JsonFrameSplitter::Error::NotAnObject) {
+          assert(stream[r.error_offset] != '{');
+        } else {
+          // Never a false alarm: where the splitter saw a broken request, a full JSON parser
+          // finds no complete value either, whatever followed.
+          assert(s.frame_offset() <= r.error_offset);
+          assert(no_value_at(stream.substr(s.frame_offset())));
+        }
         assert(!s.error_message().empty());
         assert(s.feed("{}").fatal);  // a broken stream stays broken
         return r;
