@@ -21,6 +21,7 @@ struct Config {
   Millis timeout{3'600'000};        // bounds every call (and caps the platform's deadline); 0: none
   Level log_level = Level::Info;
   bool stderr_prefix = false;  // relay command stderr, each line prefixed "[<call id>] "
+  bool log_calls = false;      // a summary line for every call, not only failed ones
   std::string content_type = "application/octet-stream";
   uint64_t max_header_bytes = 64 << 10;
   uint64_t max_headers = 200;

@@ -58,7 +58,7 @@ HttpExchange::HttpExchange(Loop& loop, CallStarter& calls, const Config& config,
           }),
       hangup_(loop, in_fd, EV_CLOSED, [this] { on_hangup(); }),
       parser_(limits_from(config)),
-      reply_(*this, config.buffer_bytes),
+      reply_(*this, config),
       next_(loop, [this] {
         if (phase_ != Phase::Answered) return;
         phase_ = Phase::Idle;
@@ -275,7 +275,6 @@ void HttpExchange::call_input_ready() {
 
 void HttpExchange::call_finished(const Outcome& outcome) {
   std::unique_ptr<CallControl> done = std::move(call_);  // destroyed on return: the call ended
-  if (!outcome.ok()) log(Level::Warn, done->id(), "command %s", outcome.describe().c_str());
   if (phase_ == Phase::Running) {
     answer(outcome);
     return;

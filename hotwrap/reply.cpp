@@ -1,5 +1,7 @@
 #include "hotwrap/reply.hpp"
 
+#include "hotwrap/log.hpp"
+
 namespace hotwrap {
 
 namespace {
@@ -17,6 +19,7 @@ void Reply::begin(StatusPolicy policy, CallControl* call) {
   call_ = call;
   paused_ = false;
   held_.clear();
+  id_ = call != nullptr ? call->id() : std::string();
 }
 
 void Reply::output(std::string_view bytes) {
@@ -42,6 +45,7 @@ void Reply::commit() {
 
 Verdict Reply::finish(const Outcome& outcome) {
   Verdict v = policy_(&outcome);
+  log_summary(v, outcome);
   if (phase_ == Phase::Streaming) {
     framing_.send_end(v);
   } else {
@@ -49,6 +53,18 @@ Verdict Reply::finish(const Outcome& outcome) {
   }
   abandon();
   return v;
+}
+
+void Reply::log_summary(const Verdict& v, const Outcome& o) const {
+  Level level = v.failed ? Level::Warn : log_calls_ ? Level::Info : Level::Debug;
+  if (!log_enabled(level)) return;
+  const CallStats& s = o.stats;
+  auto us = s.duration.count();
+  log(level, id_, "%d: the command %s (%lld.%03lld ms, %llu B in, %llu B out%s%s)", v.status,
+      o.describe().c_str(), static_cast<long long>(us / 1000),
+      static_cast<long long>(us % 1000), static_cast<unsigned long long>(s.bytes_in),
+      static_cast<unsigned long long>(s.bytes_out), s.prespawned ? ", prespawned" : "",
+      phase_ == Phase::Streaming ? ", streamed" : "");
 }
 
 void Reply::drained() {

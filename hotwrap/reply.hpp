@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hotwrap/config.hpp"
 #include "hotwrap/http.hpp"
 #include "hotwrap/runner.hpp"
 
@@ -57,13 +58,16 @@ class ReplyFraming {
 // the framing's queue has drained.
 class Reply {
  public:
-  Reply(ReplyFraming& framing, uint64_t hold_limit) : framing_(framing), hold_limit_(hold_limit) {}
+  Reply(ReplyFraming& framing, const Config& config)
+      : framing_(framing), hold_limit_(config.buffer_bytes), log_calls_(config.log_calls) {}
 
   // A new call's reply, decided by `policy`; `call` is paused while the framing is congested.
   void begin(StatusPolicy policy, CallControl* call);
   // The command's output.
   void output(std::string_view bytes);
-  // The call has ended: the policy decides, the framing sends. Returns the verdict.
+  // The call has ended: the policy decides, the call's summary line is logged (failures at warn,
+  // others at info with HOTWRAP_LOG_CALLS=1, else debug) and then the framing sends: the line is
+  // out before the answer, so a platform files it under the call. Returns the verdict.
   Verdict finish(const Outcome& outcome);
   // The framing's queue drained: a paused call reads its output again.
   void drained();
@@ -81,9 +85,12 @@ class Reply {
  private:
   enum class Phase { Idle, Holding, Streaming };
   void commit();
+  void log_summary(const Verdict& verdict, const Outcome& outcome) const;
 
   ReplyFraming& framing_;
   const uint64_t hold_limit_;
+  const bool log_calls_;
+  std::string id_;  // of the call being answered
   Phase phase_ = Phase::Idle;
   StatusPolicy policy_;
   CallControl* call_ = nullptr;

@@ -214,7 +214,8 @@ void Runner::child_exited(int wstatus) {
   discard_warm(why.c_str());
 }
 
-Result<Child> Runner::obtain_child(const StdioPlan& plan, CallEnv& env, std::string& env_file) {
+Result<Child> Runner::obtain_child(const StdioPlan& plan, CallEnv& env, std::string& env_file,
+                                   bool& prespawned) {
   bool hot = plan == with_log_plan({});  // a call the waiting process was started for
   if (warm_ && hot) {
     // It may have died a moment ago, before its SIGCHLD was read: a call must never go to a dead
@@ -228,6 +229,7 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, CallEnv& env, std::str
       warm_.reset();
       reaper_.forget(c.pid);
       env_file = std::move(warm_env_file_);
+      prespawned = true;
       return c;
     }
     discard_warm(dead ? "had exited" : "could not be given its call's environment");
@@ -293,7 +295,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     until_end = limit;
     deadline_text_ = "HOTWRAP_TIMEOUT_MS=" + std::to_string(cfg.timeout.count()) + " reached";
   }
-  auto child = runner_.obtain_child(request_.stdio, request_.env, env_file_);
+  auto child = runner_.obtain_child(request_.stdio, request_.env, env_file_, prespawned_);
   if (!child) {
     log(Level::Error, id(), "cannot run %s: %s", runner_.argv_[0],
         child.error().describe().c_str());
@@ -317,6 +319,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
         loop, child_.out.get(),
         [this](std::string_view b) {
           if (b.size() >= kDefaultPipeSize) grow_pipes();
+          bytes_out_ += b.size();
           handler_.call_output(b);
         },
         [](int) {});
@@ -366,6 +369,7 @@ Call::~Call() {
 }
 
 void Call::feed(std::span<const std::string_view> pieces) {
+  for (std::string_view p : pieces) bytes_in_ += p.size();
   if (!child_.in || !stdin_ || stdin_->failed()) return;
   stdin_->write(pieces);
   if (stdin_->queued() > 0) {  // the pipe filled up: this call streams
@@ -559,11 +563,8 @@ void Call::finish(Outcome outcome) {
   --runner_.running_;
   if (!env_file_.empty()) ::unlink(env_file_.c_str());
   runner_.call_ended();
-  if (log_enabled(Level::Debug)) {
-    auto us = duration_cast<microseconds>(steady_clock::now() - started_).count();
-    log(Level::Debug, id(), "%s in %lld.%03lld ms", outcome.describe().c_str(),
-        static_cast<long long>(us / 1000), static_cast<long long>(us % 1000));
-  }
+  outcome.stats = {duration_cast<microseconds>(steady_clock::now() - started_), bytes_in_,
+                   bytes_out_, prespawned_};
   handler_.call_finished(outcome);  // may destroy this Call
 }
 

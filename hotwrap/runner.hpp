@@ -20,6 +20,14 @@
 
 namespace hotwrap {
 
+// What a call moved and how long it ran, for its summary line.
+struct CallStats {
+  std::chrono::microseconds duration{0};
+  uint64_t bytes_in = 0;   // request body fed to the command
+  uint64_t bytes_out = 0;  // what the command wrote to stdout
+  bool prespawned = false;  // served by a process started ahead of the call
+};
+
 // How a call ended.
 struct Outcome {
   enum class Kind {
@@ -32,6 +40,7 @@ struct Outcome {
   };
   Kind kind = Kind::Exited;
   int code = 0;  // exit code, signal number, or the spawn errno
+  CallStats stats{};
 
   bool ok() const { return kind == Kind::Exited && code == 0; }
   bool timed_out() const { return kind == Kind::TimedOut || kind == Kind::Expired; }
@@ -175,6 +184,9 @@ class Call final : public CallControl, private ExitListener {
   Input input_ = Input::Open;
   bool stderr_mid_line_ = false;
   bool pipes_grown_ = false;    // grown once, when the call turns out to stream
+  bool prespawned_ = false;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
   bool output_paused_ = false;  // the protocol's backpressure, independent of the phase
   Call* prev_ = nullptr;        // Runner's list of running calls (signals are forwarded to them)
   Call* next_ = nullptr;
@@ -227,7 +239,8 @@ class Runner final : public CallStarter, private ExitListener {
   friend class Call;
   // The process for a call: the prespawned one when there is a healthy one, else a new one.
   // `env_file` is set when the call's environment went to a file (prespawn).
-  Result<Child> obtain_child(const StdioPlan& plan, CallEnv& env, std::string& env_file);
+  Result<Child> obtain_child(const StdioPlan& plan, CallEnv& env, std::string& env_file,
+                             bool& prespawned);
   // `plan` with the command's stderr routed as the configuration wants it.
   StdioPlan with_log_plan(StdioPlan plan) const;
   void call_ended();

@@ -81,7 +81,7 @@ JsonFormat::JsonFormat(const FnContext& fn, Lifecycle& life, int in_fd, int out_
           fn.loop, out_fd, [this] { on_drained(); },
           [this](int err) { on_write_error(err); }),
       splitter_(json_frame_limit(cfg_.max_body_bytes, cfg_.max_header_bytes)),
-      reply_(*this, cfg_.buffer_bytes),
+      reply_(*this, cfg_),
       next_(fn.loop, [this] { next_frame(); }) {
   reader_.start();
 }
@@ -215,7 +215,6 @@ void JsonFormat::send_end(const Verdict& v) {
 
 void JsonFormat::call_finished(const Outcome& outcome) {
   std::unique_ptr<CallControl> done = std::move(call_);  // destroyed on return: the call ended
-  if (!outcome.ok()) log(Level::Warn, done->id(), "command %s", outcome.describe().c_str());
   reply_.finish(outcome);
   if (out_.capacity() > (64u << 10)) std::string().swap(out_);
   if (draining_) {

@@ -161,3 +161,27 @@ TEST_CASE("logs: a huge stderr line without newline does not stall the call") {
       5000ms);
   CHECK(all);
 }
+
+TEST_CASE("logs: one summary line per failed call by default, per call with HOTWRAP_LOG_CALLS=1") {
+  SUBCASE("default: failures and timeouts") {
+    Server srv({"sh", "-c", "cat >/dev/null; echo partial; exit 3"});
+    Conn c = srv.connect();
+    Request req{.body = "12345"};
+    Response r = c.call(req);
+    CHECK(r.status == 502);
+    CHECK(srv.wait_stderr("hotwrap: warn: call " + req.call_id() +
+                              ": 502: the command exited with status 3 (",
+                          2000ms));
+    CHECK(srv.wait_stderr(" ms, 5 B in, 8 B out)\n", 2000ms));
+  }
+  SUBCASE("HOTWRAP_LOG_CALLS=1: every call, prespawned ones marked") {
+    Server srv({"cat"}, {{"HOTWRAP_LOG_CALLS", "1"}, {"HOTWRAP_PRESPAWN", "1"}});
+    Conn c = srv.connect();
+    Request req{.body = "abc"};
+    REQUIRE(c.call(req).status == 200);
+    CHECK(srv.wait_stderr("hotwrap: info: call " + req.call_id() +
+                              ": 200: the command exited with status 0 (",
+                          2000ms));
+    CHECK(srv.wait_stderr(" ms, 3 B in, 3 B out, prespawned)\n", 2000ms));
+  }
+}

@@ -33,6 +33,12 @@ struct NoHandler final : CallHandler {
   void call_finished(const Outcome&) override {}
 };
 
+Config holding(uint64_t bytes) {
+  Config c;
+  c.buffer_bytes = bytes;
+  return c;
+}
+
 Verdict policy(const Outcome* o) {
   Verdict v;
   if (o == nullptr) v.status = 299;  // what streaming commits to
@@ -49,7 +55,8 @@ Verdict policy(const Outcome* o) {
 
 TEST_CASE("reply: held up to the limit, the status follows the exit code") {
   Recorder r;
-  Reply reply(r, 4);
+  const Config config = holding(4);
+  Reply reply(r, config);
   reply.begin(policy, nullptr);
   reply.output("ab");
   reply.output("cd");
@@ -67,7 +74,8 @@ TEST_CASE("reply: held up to the limit, the status follows the exit code") {
 
 TEST_CASE("reply: past the limit it commits with the policy's running status and streams") {
   Recorder r;
-  Reply reply(r, 4);
+  const Config config = holding(4);
+  Reply reply(r, config);
   reply.begin(policy, nullptr);
   reply.output("abc");
   reply.output("de");
@@ -83,7 +91,8 @@ TEST_CASE("reply: a congested framing pauses the call, a drain resumes it") {
   hotwrap::testing::FakeCalls calls;
   auto call = calls.start(h, CallRequest{});
   auto* fake = calls.current();
-  Reply reply(r, 0);
+  const Config config = holding(0);
+  Reply reply(r, config);
   reply.begin(policy, call.get());
   r.queue = 1 << 20;
   reply.output("x");
