@@ -45,10 +45,10 @@ class FnStreamPlatform final : public Platform {
 class FnStdioPlatform final : public Platform {
  public:
   explicit FnStdioPlatform(FnContext fn) : fn_(std::move(fn)) {}
-  std::expected<void, std::string> start(PlatformChoice::Kind kind, Runner& runner,
-                                         Lifecycle& life) {
+  std::expected<void, std::string> start(PlatformChoice::Kind kind, Lifecycle& life) {
+    // A hot call's stderr is a pipe to hotwrap, never hotwrap's own (possibly now non-blocking)
+    // stderr, so the command gets a blocking one whatever stdio_ did.
     if (auto r = stdio_.apply(); !r) return std::unexpected(r.error());
-    if (stdio_.stderr_caught()) runner.relay_stderr();  // the command gets a blocking stderr
     protocol_ = kind == PlatformChoice::Kind::FnJson
                     ? make_fn_json(fn_, life, STDIN_FILENO, STDOUT_FILENO)
                     : make_fn_http(fn_, life, STDIN_FILENO, STDOUT_FILENO);
@@ -146,7 +146,7 @@ std::expected<std::unique_ptr<Platform>, std::string> start_platform(const Platf
     case PlatformChoice::Kind::FnJson:
     case PlatformChoice::Kind::FnHttp: {
       auto p = std::make_unique<FnStdioPlatform>(std::move(fn));
-      if (auto r = p->start(choice.kind, runner, life); !r) return std::unexpected(r.error());
+      if (auto r = p->start(choice.kind, life); !r) return std::unexpected(r.error());
       runner.enable_prespawn();
       return p;
     }

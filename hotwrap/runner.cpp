@@ -22,8 +22,6 @@ using std::chrono::steady_clock;
 constexpr size_t kDrainLimit = 4 << 20;
 // Linux's default pipe capacity: a read this large means the pipe was full.
 constexpr size_t kDefaultPipeSize = 64 << 10;
-// A stderr "line" longer than this is passed on in pieces rather than held.
-constexpr size_t kMaxStderrLine = 16 << 10;
 // How long a command runs before its stdout is watched (see Call::Call).
 constexpr std::chrono::microseconds kOutputWatchDelay(2000);
 // The call's environment for a prespawned process, one `NAME='value'` a line (sh-quoted, so a
@@ -61,14 +59,20 @@ bool write_env_file(const std::string& path,
 // The end of a process group whose call has already been answered.
 class Runner::Burial final : public ExitListener {
  public:
-  Burial(Runner& runner, pid_t pid, std::string id)
-      : runner_(runner), pid_(pid), id_(std::move(id)), kill_(runner.loop(), [this] {
+  Burial(Runner& runner, pid_t pid, std::string id, std::unique_ptr<StderrRelay> stderr)
+      : runner_(runner),
+        pid_(pid),
+        id_(std::move(id)),
+        stderr_(std::move(stderr)),
+        kill_(runner.loop(), [this] {
           log(Level::Warn, id_, "the command outlived HOTWRAP_KILL_GRACE_MS=%lld after SIGTERM; "
               "SIGKILL to its process group", static_cast<long long>(runner_.config_.kill_grace.count()));
           end();
         }) {
     runner_.reaper_.watch(pid_, this);
     kill_.start(duration_cast<microseconds>(runner_.config_.kill_grace));
+    // What its trap writes to stderr in the grace still reaches the log.
+    if (stderr_) stderr_->start();
   }
   ~Burial() {
     runner_.reaper_.forget(pid_);
@@ -77,7 +81,10 @@ class Runner::Burial final : public ExitListener {
   pid_t pid() const { return pid_; }
 
  private:
-  void child_exited(int) override { end(); }
+  void child_exited(int) override {
+    if (stderr_) stderr_->drain(kDrainLimit);
+    end();
+  }
   void end() {
     // Destroys this burial: the group gets its SIGKILL in the destructor.
     std::erase_if(runner_.burials_, [this](const auto& b) { return b.get() == this; });
@@ -85,6 +92,7 @@ class Runner::Burial final : public ExitListener {
   Runner& runner_;
   pid_t pid_;
   std::string id_;
+  std::unique_ptr<StderrRelay> stderr_;
   Timer kill_;
 };
 
@@ -153,14 +161,15 @@ void Runner::shut_down(Millis grace) {
   for (Call* c = calls_; c != nullptr; c = c->next_) c->shut_down(grace);
 }
 
-void Runner::bury(pid_t pid, std::string id) {
-  burials_.push_back(std::make_unique<Burial>(*this, pid, std::move(id)));
+void Runner::bury(pid_t pid, std::string id, std::unique_ptr<StderrRelay> stderr) {
+  burials_.push_back(std::make_unique<Burial>(*this, pid, std::move(id), std::move(stderr)));
 }
 
 StdioPlan Runner::with_log_plan(StdioPlan plan) const {
-  // hotwrap must see the lines to prefix them; the cold default format, which hands the command
-  // all of hotwrap's streams, leaves stderr alone too.
-  if ((config_.stderr_prefix || relay_stderr_) && plan.out == Stdio::Pipe) plan.err = Stdio::Pipe;
+  // A hot call's stderr goes through hotwrap: its lines get the call id, and a failed call's
+  // answer carries the end of it. The cold default format hands the command all of hotwrap's
+  // streams and leaves stderr alone too.
+  if (plan.out == Stdio::Pipe) plan.err = Stdio::Pipe;
   return plan;
 }
 
@@ -330,10 +339,10 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     watch_output_.start(kOutputWatchDelay);
   }
   if (child_.err) {
-    stderr_.emplace(
-        loop, child_.err.get(), [this](std::string_view b) { on_stderr(b); },
-        [this](int) { flush_stderr_line(); });
-    stderr_->start();
+    // Read on the same schedule as stdout (watch_output): a quick command's stderr is taken in
+    // one go when it exits.
+    stderr_ = std::make_unique<StderrRelay>(loop, std::move(child_.err),
+                                            cfg.stderr_prefix ? "[" + id() + "] " : "");
   }
   if (until_end && request_.answers) {
     term_timer_.start(*until_end);
@@ -402,6 +411,7 @@ void Call::resume_output() {
 void Call::watch_output() {
   watch_output_.stop();
   if (stdout_ && !output_paused_) stdout_->start();
+  if (stderr_) stderr_->start();
 }
 
 void Call::shut_down(Millis grace) {
@@ -429,6 +439,7 @@ void Call::on_shutdown_timer() {
   if (phase_ != Phase::ShuttingDown) return;
   log(Level::Warn, id(), "shutdown grace over; SIGKILL to the command");
   kill_group(SIGKILL);
+  if (stderr_) stderr_->drain(kDrainLimit);
   runner_.reaper().forget(child_.pid);  // still reaped, just no longer ours to report
   finish({Outcome::Kind::ShutDown, 0});
 }
@@ -451,35 +462,6 @@ void Call::close_stdin() {
   // The writer stays (stopped, or failed) so nothing touches the closed descriptor again.
   input_ = Input::Closed;
   child_.in.reset();
-}
-
-void Call::on_stderr(std::string_view bytes) {
-  const Config& cfg = runner_.config();
-  stderr_out_.clear();
-  while (!bytes.empty()) {
-    size_t nl = bytes.find('\n');
-    if (nl == std::string_view::npos) {
-      stderr_line_.append(bytes);
-      if (stderr_line_.size() >= kMaxStderrLine) {
-        if (cfg.stderr_prefix && !stderr_mid_line_) stderr_out_.append("[" + id() + "] ");
-        stderr_out_.append(stderr_line_);
-        stderr_line_.clear();
-        stderr_mid_line_ = true;
-      }
-      break;
-    }
-    if (cfg.stderr_prefix && !stderr_mid_line_) stderr_out_.append("[" + id() + "] ");
-    stderr_out_.append(stderr_line_).append(bytes.substr(0, nl + 1));
-    stderr_line_.clear();
-    stderr_mid_line_ = false;
-    bytes.remove_prefix(nl + 1);
-  }
-  if (!stderr_out_.empty()) write_all(STDERR_FILENO, stderr_out_);
-}
-
-void Call::flush_stderr_line() {
-  // A last line without its newline is still a line: end it, so the next one starts clean.
-  if (!stderr_line_.empty() || stderr_mid_line_) on_stderr("\n");
 }
 
 void Call::grow_pipes() {
@@ -517,8 +499,13 @@ void Call::on_answer_deadline() {
   kill_group(SIGTERM);
   // The group is the runner's to finish off now; the answer does not wait for it.
   runner_.reaper().forget(child_.pid);
-  runner_.bury(child_.pid, id());
-  finish({Outcome::Kind::TimedOut, 0});
+  Outcome timed_out{Outcome::Kind::TimedOut, 0};
+  if (stderr_) {
+    stderr_->drain(kDrainLimit);  // what it said up to now is the reason it gives
+    timed_out.stderr_tail = stderr_->tail();
+  }
+  runner_.bury(child_.pid, id(), std::move(stderr_));
+  finish(std::move(timed_out));
 }
 
 void Call::on_kill_deadline() {
@@ -536,7 +523,6 @@ void Call::child_exited(int wstatus) {
   // process outside the group could withhold forever.
   if (stdout_) stdout_->drain(kDrainLimit);
   if (stderr_) stderr_->drain(kDrainLimit);
-  flush_stderr_line();
   if (phase_ == Phase::Terminating) {
     finish({Outcome::Kind::TimedOut, 0});
   } else if (phase_ == Phase::ShuttingDown) {
@@ -549,6 +535,7 @@ void Call::child_exited(int wstatus) {
 }
 
 void Call::finish(Outcome outcome) {
+  if (!outcome.ok() && stderr_) outcome.stderr_tail = stderr_->tail();
   phase_ = Phase::Finished;
   term_timer_.stop();
   kill_timer_.stop();

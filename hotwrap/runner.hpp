@@ -16,6 +16,7 @@
 #include "hotwrap/loop.hpp"
 #include "hotwrap/signals.hpp"
 #include "hotwrap/spawn.hpp"
+#include "hotwrap/stderr_relay.hpp"
 #include "hotwrap/stream.hpp"
 
 namespace hotwrap {
@@ -41,6 +42,7 @@ struct Outcome {
   Kind kind = Kind::Exited;
   int code = 0;  // exit code, signal number, or the spawn errno
   CallStats stats{};
+  std::string stderr_tail{};  // a failed call's last lines of stderr (bounded), the reason
 
   bool ok() const { return kind == Kind::Exited && code == 0; }
   bool timed_out() const { return kind == Kind::TimedOut || kind == Kind::Expired; }
@@ -141,8 +143,6 @@ class Call final : public CallControl, private ExitListener {
 
   void child_exited(int wstatus) override;
   void on_stdin_drained();
-  void on_stderr(std::string_view bytes);
-  void flush_stderr_line();
   void close_stdin();
   void on_term_deadline();
   void on_kill_deadline();
@@ -167,7 +167,7 @@ class Call final : public CallControl, private ExitListener {
   Child child_;
   std::optional<FdWriter> stdin_;
   std::optional<FdReader> stdout_;
-  std::optional<FdReader> stderr_;
+  std::unique_ptr<StderrRelay> stderr_;
   Timer term_timer_;
   Timer kill_timer_;
   Timer shutdown_timer_;  // SIGTERM, then (re-armed) SIGKILL and the end, during shutdown
@@ -176,13 +176,10 @@ class Call final : public CallControl, private ExitListener {
   Outcome deferred_outcome_;
   std::chrono::steady_clock::time_point started_;
   std::string env_file_;     // prespawn: the call's environment as a file, removed at the end
-  std::string stderr_line_;  // an unfinished line of the command's stderr
-  std::string stderr_out_;   // reused for the lines written to the log
   std::string deadline_text_;  // what set the deadline, for log lines
   bool draining_ = false;      // shut_down() armed its timer
   Phase phase_ = Phase::Running;
   Input input_ = Input::Open;
-  bool stderr_mid_line_ = false;
   bool pipes_grown_ = false;    // grown once, when the call turns out to stream
   bool prespawned_ = false;
   uint64_t bytes_in_ = 0;
@@ -226,10 +223,6 @@ class Runner final : public CallStarter, private ExitListener {
   void enable_prespawn();
   void stop_prespawn();
 
-  // The command's stderr goes through hotwrap (as with HOTWRAP_STDERR_PREFIX), for a contract
-  // whose own non-blocking stdio made hotwrap's stderr non-blocking too. Before the first call.
-  void relay_stderr() { relay_stderr_ = true; }
-
   Loop& loop() { return loop_; }
   Reaper& reaper() { return reaper_; }
   const Config& config() const { return config_; }
@@ -251,7 +244,7 @@ class Runner final : public CallStarter, private ExitListener {
   void child_exited(int wstatus) override;  // the prespawned process died before its call
   // A call answered at its deadline: its process group got SIGTERM and gets SIGKILL after the
   // kill grace, or as soon as its leader exits (what it left in the group goes with it).
-  void bury(pid_t pid, std::string id);
+  void bury(pid_t pid, std::string id, std::unique_ptr<StderrRelay> stderr);
 
   class Burial;
 
@@ -267,7 +260,6 @@ class Runner final : public CallStarter, private ExitListener {
   std::vector<std::unique_ptr<Burial>> burials_;
   bool shutting_down_ = false;
   bool prespawn_ = false;
-  bool relay_stderr_ = false;
   std::optional<Child> warm_;
   std::string warm_env_file_;
   uint64_t env_file_seq_ = 0;

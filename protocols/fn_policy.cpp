@@ -6,6 +6,14 @@
 
 namespace hotwrap {
 
+std::string failure_text(const Outcome& outcome, const Config& config) {
+  std::string text = "hotwrap: the command " + outcome.describe() + "\n";
+  if (config.error_detail && !outcome.stderr_tail.empty()) {
+    text += "the end of its stderr:\n" + outcome.stderr_tail + "\n";
+  }
+  return text;
+}
+
 Verdict fn_verdict(const Outcome* outcome, bool trigger, const Config& config) {
   Verdict v;
   v.content_type = config.content_type;
@@ -14,7 +22,7 @@ Verdict fn_verdict(const Outcome* outcome, bool trigger, const Config& config) {
     // 504 before Fn-Deadline keeps the container; 503: this one is going away.
     v.status = outcome->timed_out() ? 504 : 503;
     v.output_is_body = false;
-    v.message = "hotwrap: the command " + outcome->describe() + "\n";
+    v.message = failure_text(*outcome, config);
     v.failed = true;
   } else if (trigger) {
     bool ok = outcome == nullptr || outcome->ok();
@@ -23,7 +31,7 @@ Verdict fn_verdict(const Outcome* outcome, bool trigger, const Config& config) {
   } else if (outcome != nullptr && !outcome->ok()) {
     v.status = 502;
     v.output_is_body = false;
-    v.message = "hotwrap: the command " + outcome->describe() + "\n";
+    v.message = failure_text(*outcome, config);
     v.failed = true;
   }
   return v;

@@ -42,8 +42,9 @@ TEST_CASE("logs: FN_LOGFRAME_NAME/HDR frame every call on stdout and stderr") {
   }
 }
 
-TEST_CASE("logs: the command's stderr is hotwrap's stderr, byte for byte") {
-  Server srv({"sh", "-c", "echo line-one >&2; echo body; printf 'line-two\\nno-newline' >&2"});
+TEST_CASE("logs: with HOTWRAP_STDERR_PREFIX=0 the command's stderr passes unchanged") {
+  Server srv({"sh", "-c", "echo line-one >&2; echo body; printf 'line-two\\nno-newline' >&2"},
+             {{"HOTWRAP_STDERR_PREFIX", "0"}});
   Conn c = srv.connect();
   Response r = c.call({});
   INFO(r);
@@ -52,12 +53,14 @@ TEST_CASE("logs: the command's stderr is hotwrap's stderr, byte for byte") {
   REQUIRE(srv.wait_stderr("no-newline", 3000ms));
   std::string err = srv.stderr_text();
   INFO("stderr: " << printable(err));
-  CHECK(err.find("line-one\nline-two\nno-newline") != std::string::npos);
+  // Byte for byte, but for the newline that ends a last line without one.
+  CHECK(err.find("line-one\nline-two\nno-newline\n") != std::string::npos);
   CHECK(srv.stdout_text().find("line-one") == std::string::npos);
 }
 
-TEST_CASE("logs: the command's stderr is the very descriptor hotwrap was given") {
-  // Handed over, not copied: the command's fd 2 is the same open pipe as hotwrap's.
+TEST_CASE("logs: a call's stderr is a pipe to hotwrap, never hotwrap's own descriptor") {
+  // Relayed, so that each line gets the call id and a failure's answer its reason; and the
+  // command never inherits hotwrap's stderr, whatever flags it has.
   Server srv({"readlink", "/proc/self/fd/2"});
   Conn c = srv.connect();
   Response r = c.call({});
@@ -66,7 +69,8 @@ TEST_CASE("logs: the command's stderr is the very descriptor hotwrap was given")
   char target[64] = {};
   std::string link = "/proc/" + std::to_string(srv.pid()) + "/fd/2";
   REQUIRE(::readlink(link.c_str(), target, sizeof target - 1) > 0);
-  CHECK(r.body == std::string(target) + "\n");
+  CHECK(r.body != std::string(target) + "\n");
+  CHECK(r.body.starts_with("pipe:["));
 }
 
 TEST_CASE("logs: with HOTWRAP_STDERR_PREFIX=1 a last line without newline is ended") {
@@ -139,7 +143,7 @@ TEST_CASE("logs: no hotwrap line per successful call at the default level") {
   INFO("stderr: " << printable(err, 4000));
   for (const auto& id : ids) {
     CAPTURE(id);
-    CHECK(has_line(err, "marker " + id));
+    CHECK(has_line(err, "[" + id + "] marker " + id));
     CHECK(err.find("hotwrap: info: call " + id) == std::string::npos);
     CHECK(err.find("hotwrap: warn: call " + id) == std::string::npos);
   }

@@ -180,6 +180,8 @@ TEST_CASE("prespawn: SIGTERM when idle ends the waiting process and exits 0") {
   TempDir dir;
   Server srv(logging_pids(dir, "cat"), kPrespawn);
   REQUIRE(waiting_process(srv) > 0);
+  // It has started its script (a SIGTERM before that would leave no pid to check).
+  REQUIRE(wait_until([&] { return logged_pids(dir).size() == 1; }, 3000ms));
   srv.signal(SIGTERM);
   auto st = srv.wait_exit(3000ms);
   REQUIRE(st.has_value());

@@ -131,3 +131,42 @@ TEST_CASE("status: an invoke call has no Fn-Http-Status") {
   CHECK(r.status == 200);
   CHECK_FALSE(r.has_header("Fn-Http-Status"));
 }
+
+TEST_CASE("status: a failed call's answer says why: the end of the command's stderr") {
+  const char* script =
+      "cat >/dev/null; echo 'reading input' >&2; echo 'parse error: Invalid numeric literal' >&2;"
+      " exit 4";
+  SUBCASE("by default") {
+    Server srv({"sh", "-c", script});
+    Conn c = srv.connect();
+    Request req{.body = "{oops"};
+    Response r = c.call(req);
+    INFO(r);
+    CHECK(r.status == 502);
+    CHECK(r.body ==
+          "hotwrap: the command exited with status 4\nthe end of its stderr:\nreading input\n"
+          "parse error: Invalid numeric literal\n");
+    // And every line it wrote is in the log under the call's id.
+    CHECK(srv.wait_stderr("[" + req.call_id() + "] parse error: Invalid numeric literal\n",
+                          2000ms));
+    CHECK(srv.wait_stderr("[" + req.call_id() + "] reading input\n", 2000ms));
+  }
+  SUBCASE("HOTWRAP_ERROR_DETAIL=0: the outcome only (stderr that may hold secrets)") {
+    Server srv({"sh", "-c", script}, {{"HOTWRAP_ERROR_DETAIL", "0"}});
+    Conn c = srv.connect();
+    Response r = c.call({.body = "x"});
+    INFO(r);
+    CHECK(r.status == 502);
+    CHECK(r.body == "hotwrap: the command exited with status 4\n");
+  }
+  SUBCASE("only the last lines, bounded") {
+    Server srv({"sh", "-c", "cat >/dev/null; seq 1 500 >&2; exit 1"});
+    Conn c = srv.connect();
+    Response r = c.call({.body = "x"});
+    INFO(r);
+    CHECK(r.status == 502);
+    CHECK(r.body.ends_with("\n481\n482\n483\n484\n485\n486\n487\n488\n489\n490\n491\n492\n493\n"
+                           "494\n495\n496\n497\n498\n499\n500\n"));
+    CHECK(r.body.find("\n480\n") == std::string::npos);
+  }
+}

@@ -253,3 +253,12 @@ TEST_CASE("http: HUP, QUIT, USR1 and USR2 to hotwrap reach the running call's co
     CHECK_FALSE(p.exited());
   }
 }
+
+TEST_CASE("http: a failed call's answer carries the end of its stderr") {
+  Proc p(http_format({"sh", "-c", "cat >/dev/null; echo 'no decode delegate' >&2; exit 1"}));
+  REQUIRE(p.write(request("x")));
+  auto r = next(p);
+  CHECK(r.status == 502);
+  CHECK(r.body == "hotwrap: the command exited with status 1\nthe end of its stderr:\n"
+                  "no decode delegate\n");
+}

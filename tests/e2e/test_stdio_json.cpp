@@ -343,7 +343,7 @@ TEST_CASE("json: stderr sharing stdout's pipe: the command still gets a blocking
     REQUIRE_MESSAGE(line.has_value(), "stdout: " << printable(p.out()));
     lines.push_back(*line);
   }
-  CHECK(std::find(lines.begin(), lines.end(), "to-stderr") != lines.end());
+  CHECK(std::find(lines.begin(), lines.end(), "[shared-1] to-stderr") != lines.end());
   auto response = std::find_if(lines.begin(), lines.end(), [](auto& l) { return l[0] == '{'; });
   REQUIRE(response != lines.end());
   std::string flags = json::parse(*response)["body"].get<std::string>();
@@ -367,4 +367,13 @@ TEST_CASE("json: HUP, QUIT, USR1 and USR2 to hotwrap reach the running call's co
     CHECK(r["body"] == std::string("got-") + name + "\n");
     CHECK_FALSE(p.exited());
   }
+}
+
+TEST_CASE("json: a failed call's answer carries the end of its stderr") {
+  Proc p(json_format({"sh", "-c", "cat >/dev/null; echo 'no decode delegate' >&2; exit 1"}));
+  REQUIRE(p.write(request("x", "c-fail")));
+  json r = next_response(p);
+  CHECK(r["protocol"]["status_code"] == 502);
+  CHECK(r["body"] == "hotwrap: the command exited with status 1\nthe end of its stderr:\n"
+                     "no decode delegate\n");
 }

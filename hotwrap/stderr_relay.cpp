@@ -1,0 +1,78 @@
+#include "hotwrap/stderr_relay.hpp"
+
+#include <unistd.h>
+
+#include "hotwrap/log.hpp"
+
+namespace hotwrap {
+
+namespace {
+// A "line" longer than this is passed on in pieces rather than held.
+constexpr size_t kMaxLine = 16 << 10;
+// What tail() gives: the last lines, at most this much.
+constexpr size_t kTailBytes = 2048;
+constexpr size_t kTailLines = 20;
+}  // namespace
+
+StderrRelay::StderrRelay(Loop& loop, UniqueFd fd, std::string prefix)
+    : fd_(std::move(fd)),
+      prefix_(std::move(prefix)),
+      reader_(
+          loop, fd_.get(), [this](std::string_view b) { on_data(b); },
+          [this](int) { end_line(); }) {}
+
+void StderrRelay::drain(size_t limit) {
+  reader_.drain(limit);
+  end_line();
+}
+
+void StderrRelay::on_data(std::string_view bytes) {
+  // More than a few tails' worth is never kept.
+  recent_.append(bytes);
+  if (recent_.size() > 4 * kTailBytes) recent_.erase(0, recent_.size() - kTailBytes);
+  out_.clear();
+  while (!bytes.empty()) {
+    size_t nl = bytes.find('\n');
+    if (nl == std::string_view::npos) {
+      line_.append(bytes);
+      if (line_.size() >= kMaxLine) {
+        if (!mid_line_) out_.append(prefix_);
+        out_.append(line_);
+        line_.clear();
+        mid_line_ = true;
+      }
+      break;
+    }
+    if (!mid_line_) out_.append(prefix_);
+    out_.append(line_).append(bytes.substr(0, nl + 1));
+    line_.clear();
+    mid_line_ = false;
+    bytes.remove_prefix(nl + 1);
+  }
+  if (!out_.empty()) write_all(STDERR_FILENO, out_);
+}
+
+void StderrRelay::end_line() {
+  // A last line without its newline is still a line: end it, so the next one starts clean.
+  if (!line_.empty() || mid_line_) on_data("\n");
+}
+
+std::string StderrRelay::tail() const {
+  std::string_view text = recent_;
+  while (text.ends_with('\n')) text.remove_suffix(1);
+  size_t start = text.size() > kTailBytes ? text.size() - kTailBytes : 0;
+  if (start > 0) {
+    size_t nl = text.find('\n', start);
+    if (nl != std::string_view::npos) start = nl + 1;  // no half line at the top
+  }
+  size_t lines = 0;
+  for (size_t i = text.size(); i > start; --i) {
+    if (text[i - 1] == '\n' && ++lines == kTailLines) {
+      start = i;
+      break;
+    }
+  }
+  return std::string(text.substr(start));
+}
+
+}  // namespace hotwrap

@@ -1,0 +1,43 @@
+// A command's stderr as it reaches the log: read from its pipe, passed on line by line (each
+// line prefixed with the call id when asked), an overlong line in pieces, a last line without
+// its newline ended; the end of it kept for a failed call's answer.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "hotwrap/fd.hpp"
+#include "hotwrap/loop.hpp"
+#include "hotwrap/stream.hpp"
+
+namespace hotwrap {
+
+class StderrRelay {
+ public:
+  // `prefix` goes before every line ("[<call id>] ", or empty). Nothing is read before start().
+  StderrRelay(Loop& loop, UniqueFd fd, std::string prefix);
+  StderrRelay(const StderrRelay&) = delete;
+  StderrRelay& operator=(const StderrRelay&) = delete;
+
+  void start() { reader_.start(); }
+  // Takes what the pipe already holds, up to `limit` bytes, without waiting (the command has
+  // exited; something it left behind may still hold the pipe open), and ends a last line.
+  void drain(size_t limit);
+  // The last lines written (at most 20 lines, 2 KiB), without a trailing newline.
+  std::string tail() const;
+
+ private:
+  void on_data(std::string_view bytes);
+  void end_line();
+
+  UniqueFd fd_;
+  std::string prefix_;
+  FdReader reader_;
+  std::string line_;  // an unfinished line
+  std::string out_;   // reused for the lines written to the log
+  std::string recent_;
+  bool mid_line_ = false;  // part of the current line has been passed on already
+};
+
+}  // namespace hotwrap
