@@ -110,6 +110,14 @@ int main(int argc, char** argv) {
     log(Level::Error, {}, "%s", choice.error().c_str());
     return 2;
   }
+  // From here on log lines never block the loop (a stalled log reader must not stall calls);
+  // whatever is still queued is written at every exit from here, before the loop goes.
+  struct LogSinkScope {
+    explicit LogSinkScope(Loop& l) { log_attach(l); }
+    ~LogSinkScope() { log_detach(); }
+    LogSinkScope(const LogSinkScope&) = delete;
+    LogSinkScope& operator=(const LogSinkScope&) = delete;
+  } log_sink(**loop);
   Reaper reaper;
   Runner runner(**loop, reaper, config, environ, runner_options_for(*choice));
   AppLifecycle life(**loop, runner, config);

@@ -1,15 +1,27 @@
 #include "hotwrap/log.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hotwrap/fd.hpp"
+#include "hotwrap/loop.hpp"
 
 namespace hotwrap {
 
 namespace {
+
 Level g_level = Level::Info;  // written once by main before the loop starts
 
 const char* level_name(Level level) {
@@ -21,6 +33,175 @@ const char* level_name(Level level) {
   }
   return "?";
 }
+
+// Past this much queued, relays stop reading commands' stderr (they wait, losing nothing).
+constexpr size_t kHighWater = 256 << 10;
+// Past this much, lines are dropped and counted: a reader that takes nothing must not grow
+// hotwrap's memory. Four high waters leave room for what calls drain at their exit.
+constexpr size_t kLimit = 4 * kHighWater;
+// At exit: how long the rest of the queue may take to leave.
+constexpr int kDetachWaitMs = 1000;
+
+// The non-blocking path to hotwrap's stderr, and the queue in front of it.
+//
+// fd 2 is an open file description shared with the container runtime (and, in the cold format,
+// handed to the command): its O_NONBLOCK flag must never change. A pipe or a terminal is
+// reopened through /proc/self/fd/2, which gives a new description of the same pipe or terminal
+// whose flags are hotwrap's own; a socket is written with MSG_DONTWAIT; a regular file never
+// blocks. Anything else (no /proc) is polled before each write of at most PIPE_BUF bytes, which
+// a pipe with room takes whole without waiting.
+class Sink {
+ public:
+  explicit Sink(Loop& loop) : watch_(loop, STDERR_FILENO, EV_WRITE, [this] { flush(); }) {
+    struct stat st{};
+    if (::fstat(STDERR_FILENO, &st) != 0) return;
+    if (S_ISSOCK(st.st_mode)) {
+      mode_ = Mode::Socket;
+    } else if (S_ISREG(st.st_mode)) {
+      mode_ = Mode::Direct;
+    } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+      UniqueFd own(::open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+      if (own) {
+        own_ = std::move(own);
+        mode_ = Mode::Reopened;
+        own_watch_.emplace(loop, own_.get(), EV_WRITE, [this] { flush(); });
+      }
+    }
+  }
+
+  void write(std::string_view line) {
+    if (queue_.empty()) {
+      size_t n = write_some(line);
+      line.remove_prefix(n);
+      if (line.empty()) return;
+    }
+    if (queue_.size() + line.size() > kLimit) {
+      ++dropped_lines_;
+      dropped_bytes_ += line.size();
+      return;
+    }
+    queue_.append(line);
+    arm();
+  }
+
+  size_t queued() const { return queue_.size(); }
+
+  void wait(LogWaiter* w) {
+    if (std::find(waiters_.begin(), waiters_.end(), w) == waiters_.end()) waiters_.push_back(w);
+  }
+  void forget(LogWaiter* w) { std::erase(waiters_, w); }
+
+  // Writes the rest within a bounded time, for the end of hotwrap.
+  void finish() {
+    for (int waited = 0; !queue_.empty() && waited < kDetachWaitMs; waited += 10) {
+      flush_queue();
+      if (!queue_.empty()) ::usleep(10'000);
+    }
+    report_dropped();
+    flush_queue();
+  }
+
+ private:
+  enum class Mode { Polled, Reopened, Socket, Direct };
+
+  int fd() const { return mode_ == Mode::Reopened ? own_.get() : STDERR_FILENO; }
+
+  // Writes what the reader takes now, without waiting; returns how much.
+  size_t write_some(std::string_view data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      std::string_view rest = data.substr(done);
+      ssize_t n;
+      switch (mode_) {
+        case Mode::Socket:
+          n = ::send(STDERR_FILENO, rest.data(), rest.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+          break;
+        case Mode::Polled: {
+          pollfd p{STDERR_FILENO, POLLOUT, 0};
+          if (::poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0) return done;
+          n = ::write(STDERR_FILENO, rest.data(), std::min<size_t>(rest.size(), PIPE_BUF));
+          break;
+        }
+        default: n = ::write(fd(), rest.data(), rest.size()); break;
+      }
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return done;
+      } else {
+        return data.size();  // the log is gone: nothing sensible left to do with these bytes
+      }
+    }
+    return done;
+  }
+
+  void arm() {
+    if (mode_ == Mode::Reopened) {
+      own_watch_->start();
+    } else if (mode_ != Mode::Direct) {
+      watch_.start();
+    }
+  }
+  void disarm() {
+    watch_.stop();
+    if (own_watch_) own_watch_->stop();
+  }
+
+  void flush_queue() {
+    size_t n = write_some(queue_);
+    queue_.erase(0, n);
+  }
+
+  void report_dropped() {
+    if (dropped_lines_ == 0) return;
+    char line[160];
+    int n = std::snprintf(line, sizeof line,
+                          "hotwrap: warn: the log reader stalled: %llu lines (%llu bytes) of log "
+                          "output were dropped\n",
+                          static_cast<unsigned long long>(dropped_lines_),
+                          static_cast<unsigned long long>(dropped_bytes_));
+    dropped_lines_ = dropped_bytes_ = 0;
+    if (n > 0) queue_.append(line, static_cast<size_t>(n));
+  }
+
+  void flush() {
+    flush_queue();
+    if (queue_.empty()) {
+      report_dropped();  // now that there is room again
+      flush_queue();
+    }
+    if (!queue_.empty()) return;
+    disarm();
+    if (queue_.capacity() > (64u << 10)) std::string().swap(queue_);
+    auto waiters = std::move(waiters_);
+    waiters_.clear();
+    for (LogWaiter* w : waiters) w->log_drained();
+  }
+
+  Mode mode_ = Mode::Polled;
+  UniqueFd own_;
+  Watch watch_;
+  std::optional<Watch> own_watch_;
+  std::string queue_;
+  std::vector<LogWaiter*> waiters_;
+  uint64_t dropped_lines_ = 0;
+  uint64_t dropped_bytes_ = 0;
+};
+
+// The one sink, set by main once the loop exists. A module-private pointer rather than an object
+// passed around: every module logs, and log() must keep working before and after the loop.
+std::unique_ptr<Sink> g_sink;
+
+void emit(std::string_view line) {
+  if (g_sink) {
+    g_sink->write(line);
+  } else {
+    write_all(STDERR_FILENO, line);
+  }
+}
+
 }  // namespace
 
 bool parse_level(std::string_view text, Level& out) {
@@ -48,11 +229,11 @@ void write_all(int fd, std::string_view data) {
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && errno == EAGAIN) {
-      // Someone made our stderr non-blocking (it is shared with the container runtime).
+      // Someone made the descriptor non-blocking (it is shared with the container runtime).
       pollfd p{fd, POLLOUT, 0};
       ::poll(&p, 1, 1000);
     } else {
-      return;  // log output gone: nothing sensible left to do with this line
+      return;  // output gone: nothing sensible left to do with this
     }
   }
 }
@@ -76,7 +257,37 @@ void log(Level level, std::string_view call_id, const char* fmt, ...) {
   if (m > 0) used += static_cast<size_t>(m);
   if (used > sizeof line - 2) used = sizeof line - 2;  // truncated: keep the newline
   line[used++] = '\n';
-  write_all(STDERR_FILENO, std::string_view(line, used));
+  emit(std::string_view(line, used));
+}
+
+void log_relay(std::string_view lines) {
+  emit(lines);
+}
+
+bool log_congested() {
+  return g_sink && g_sink->queued() > kHighWater;
+}
+
+size_t log_queued() {
+  return g_sink ? g_sink->queued() : 0;
+}
+
+LogWaiter::~LogWaiter() {
+  if (g_sink) g_sink->forget(this);
+}
+
+void log_wait(LogWaiter* waiter) {
+  if (g_sink) g_sink->wait(waiter);
+}
+
+void log_attach(Loop& loop) {
+  g_sink = std::make_unique<Sink>(loop);
+}
+
+void log_detach() {
+  if (!g_sink) return;
+  g_sink->finish();
+  g_sink.reset();
 }
 
 }  // namespace hotwrap

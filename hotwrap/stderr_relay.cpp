@@ -1,8 +1,6 @@
 #include "hotwrap/stderr_relay.hpp"
 
-#include <unistd.h>
 
-#include "hotwrap/log.hpp"
 
 namespace hotwrap {
 
@@ -49,7 +47,19 @@ void StderrRelay::on_data(std::string_view bytes) {
     mid_line_ = false;
     bytes.remove_prefix(nl + 1);
   }
-  if (!out_.empty()) write_all(STDERR_FILENO, out_);
+  if (!out_.empty()) log_relay(out_);
+  if (log_congested() && !waiting_) {
+    // The log reader is behind: the command waits on its stderr, as it would writing to a slow
+    // stderr of its own, instead of hotwrap's memory growing or its lines being lost.
+    waiting_ = true;
+    reader_.stop();
+    log_wait(this);
+  }
+}
+
+void StderrRelay::log_drained() {
+  waiting_ = false;
+  if (started_) reader_.start();
 }
 
 void StderrRelay::end_line() {

@@ -8,19 +8,23 @@
 #include <string_view>
 
 #include "hotwrap/fd.hpp"
+#include "hotwrap/log.hpp"
 #include "hotwrap/loop.hpp"
 #include "hotwrap/stream.hpp"
 
 namespace hotwrap {
 
-class StderrRelay {
+class StderrRelay final : private LogWaiter {
  public:
   // `prefix` goes before every line ("[<call id>] ", or empty). Nothing is read before start().
   StderrRelay(Loop& loop, UniqueFd fd, std::string prefix);
   StderrRelay(const StderrRelay&) = delete;
   StderrRelay& operator=(const StderrRelay&) = delete;
 
-  void start() { reader_.start(); }
+  void start() {
+    started_ = true;
+    if (!waiting_) reader_.start();
+  }
   // Takes what the pipe already holds, up to `limit` bytes, without waiting (the command has
   // exited; something it left behind may still hold the pipe open), and ends a last line.
   void drain(size_t limit);
@@ -30,6 +34,8 @@ class StderrRelay {
  private:
   void on_data(std::string_view bytes);
   void end_line();
+  // The log sink drained: read the command's stderr again.
+  void log_drained() override;
 
   UniqueFd fd_;
   std::string prefix_;
@@ -38,6 +44,8 @@ class StderrRelay {
   std::string out_;   // reused for the lines written to the log
   std::string recent_;
   bool mid_line_ = false;  // part of the current line has been passed on already
+  bool started_ = false;
+  bool waiting_ = false;  // for the log sink to drain
 };
 
 }  // namespace hotwrap

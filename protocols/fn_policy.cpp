@@ -84,7 +84,7 @@ void LogFrame::write(std::string_view value, bool to_stdout) const {
   if (header_.empty()) return;
   std::string frame = "\n" + name_ + "=" + std::string(value) + "\n";
   if (to_stdout) write_all(STDOUT_FILENO, frame);
-  write_all(STDERR_FILENO, frame);
+  log_relay(frame);
 }
 
 }  // namespace hotwrap

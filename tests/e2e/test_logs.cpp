@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -188,4 +191,58 @@ TEST_CASE("logs: one summary line per failed call by default, per call with HOTW
                           2000ms));
     CHECK(srv.wait_stderr(" ms, 3 B in, 3 B out, prespawned)\n", 2000ms));
   }
+}
+
+TEST_CASE("logs: a stalled log reader blocks neither the loop, another call, nor a deadline") {
+  // hotwrap's stderr is a FIFO the test holds open and does not read, as a container runtime
+  // whose log reader hangs.
+  TempDir tmp;
+  std::string fifo = tmp.path() + "/stderr";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  int log_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  REQUIRE(log_fd >= 0);
+  Server::Options o;
+  o.argv = {"sh", "-c",
+            "read m; case $m in noisy) seq 1 60000 >&2; echo ok;; slow) sleep 30;; *) echo ok;; "
+            "esac"};
+  o.wrapper = {"sh", "-c", "exec \"$@\" 2>" + fifo, "sh"};
+  o.env = {{"HOTWRAP_STDERR_PREFIX", "1"}};
+  Server srv(o);
+  Conn noisy = srv.connect();
+  REQUIRE(noisy.send_request({.body = "noisy\n"}));
+  // The FIFO fills up (64 KiB) long before the 60000 lines (about 400 KB with their ids) are out.
+  REQUIRE(wait_until(
+      [&] {
+        int n = 0;
+        return ::ioctl(log_fd, FIONREAD, &n) == 0 && n >= 60000;
+      },
+      5000ms));
+  auto t0 = Clock::now();
+  Conn other = srv.connect();
+  Response quick = other.call({.body = "quick\n"}, 3000ms);
+  auto quick_ms = std::chrono::duration_cast<Ms>(Clock::now() - t0).count();
+  CHECK(quick.status == 200);
+  CHECK(quick.body == "ok\n");
+  MESSAGE("another call answered in " << quick_ms << " ms with the log stalled");
+  CHECK(quick_ms < 1000);
+  Deadline d = deadline_in(1500ms);
+  Conn late = srv.connect();
+  Response r = late.call({.headers = {{"Fn-Deadline", d.header}}, .body = "slow\n"}, 5000ms);
+  CHECK(r.status == 504);
+  CHECK(r.completed_at < d.at);
+  // The reader comes back: every line arrives, nothing was lost, and the noisy call finishes.
+  std::string log;
+  char buf[65536];
+  bool all = wait_until(
+      [&] {
+        ssize_t n;
+        while ((n = ::read(log_fd, buf, sizeof buf)) > 0) log.append(buf, static_cast<size_t>(n));
+        return log.find("] 60000\n") != std::string::npos;
+      },
+      10000ms);
+  CHECK(all);
+  Response ok = noisy.read_response(5000ms);
+  CHECK(ok.status == 200);
+  CHECK(ok.body == "ok\n");
+  ::close(log_fd);
 }
