@@ -58,7 +58,7 @@ HttpExchange::HttpExchange(Loop& loop, CallStarter& calls, const Config& config,
           }),
       hangup_(loop, in_fd, EV_CLOSED, [this] { on_hangup(); }),
       parser_(limits_from(config)),
-      reply_(*this, config),
+      reply_(loop, *this, config),
       next_(loop, [this] {
         if (phase_ != Phase::Answered) return;
         phase_ = Phase::Idle;
@@ -109,7 +109,8 @@ void HttpExchange::resume_input() {
 
 void HttpExchange::on_input(std::string_view bytes) {
   if (phase_ == Phase::Closing || phase_ == Phase::Ended) return;
-  if (phase_ == Phase::Running || phase_ == Phase::Answered || !pending_.empty()) {
+  if (phase_ == Phase::Running || phase_ == Phase::Answering || phase_ == Phase::Answered ||
+      !pending_.empty()) {
     // Pipelined: the next request waits until this one is answered (one call at a time), and
     // behind whatever arrived before it.
     pending_.append(bytes);
@@ -149,6 +150,7 @@ void HttpExchange::check_input_exhausted() {
   if (!input_eof_) return;
   switch (phase_) {
     case Phase::Running:
+    case Phase::Answering:
     case Phase::Answered:  // being answered; the next request looks again
     case Phase::Closing:
     case Phase::Ended: return;
@@ -303,9 +305,14 @@ void HttpExchange::call_finished(const Outcome& outcome) {
 }
 
 void HttpExchange::answer(const Outcome& outcome) {
-  reply_.finish(outcome);
-  if (phase_ == Phase::Closing || phase_ == Phase::Ended) return;  // abandoned
-  response_done();
+  phase_ = Phase::Answering;
+  reply_.finish(outcome);  // reply_sent() follows, now or once the call's log lines are out
+}
+
+void HttpExchange::reply_sent() {
+  // Not Answering: a streamed answer ended while the body still arrives (Discarding goes on),
+  // or one abandoned (Closing, Ended).
+  if (phase_ == Phase::Answering) response_done();
 }
 
 namespace {

@@ -89,10 +89,11 @@ class HttpExchange final : private CallHandler, private ReplyFraming {
  private:
   // Where the conversation is. One request at a time:
   //   Idle ─head─▶ Receiving (a call runs, its body arrives)  ─body end─▶ Running ─call end─▶
-  //   Answered ─next iteration─▶ Idle; a refused request, or a call that ended before its body
-  //   did, reads the rest of the body in Discarding and is answered at its end. Closing: queued
-  //   output is written, then Ended.
-  enum class Phase { Idle, Receiving, Discarding, Running, Answered, Closing, Ended };
+  //   Answering (the answer may wait for the call's log lines) ─sent─▶ Answered ─next
+  //   iteration─▶ Idle; a refused request, or a call that ended before its body did, reads the
+  //   rest of the body in Discarding and is answered at its end. Closing: queued output is
+  //   written, then Ended.
+  enum class Phase { Idle, Receiving, Discarding, Running, Answering, Answered, Closing, Ended };
   // What Discarding does once the body has been read.
   enum class AfterBody { Refuse, Answer, Next };
 
@@ -111,6 +112,7 @@ class HttpExchange final : private CallHandler, private ReplyFraming {
   void send_more(std::string_view bytes) override;
   void send_end(const Verdict& verdict) override;
   size_t queued() const override { return writer_.queued(); }
+  void reply_sent() override;
   void send_text(int status, std::string_view message, std::vector<Header> extra, bool then_end);
   void response_done();
   void resume_input();

@@ -11,7 +11,15 @@ constexpr size_t kOutputHighWater = 256 * 1024;
 // A held buffer larger than this is given back after its call, so the idle RSS does not keep
 // what the largest call needed.
 constexpr size_t kKeepCapacity = 64 * 1024;
+// How long a whole answer waits for the call's log lines to leave a stalled log sink.
+constexpr std::chrono::milliseconds kLogWait(200);
 }  // namespace
+
+Reply::Reply(Loop& loop, ReplyFraming& framing, const Config& config)
+    : framing_(framing),
+      hold_limit_(config.buffer_bytes),
+      log_calls_(config.log_calls),
+      log_wait_(loop, [this] { log_drained(); }) {}
 
 void Reply::begin(StatusPolicy policy, CallControl* call) {
   phase_ = Phase::Holding;
@@ -43,16 +51,35 @@ void Reply::commit() {
   held_.shrink_to_fit();  // the buffer may have been large; streaming needs none of it
 }
 
-Verdict Reply::finish(const Outcome& outcome) {
+void Reply::finish(const Outcome& outcome) {
   Verdict v = policy_(&outcome);
   log_summary(v, outcome);
+  if (phase_ == Phase::Holding && log_queued() > 0 && !outcome.timed_out()) {
+    // The log reader is behind: the answer waits (bounded) for the lines that describe it.
+    phase_ = Phase::Sending;
+    pending_ = std::move(v);
+    log_wait(this);
+    log_wait_.start(kLogWait);
+    return;
+  }
+  send(v);
+}
+
+void Reply::log_drained() {
+  if (phase_ != Phase::Sending) return;
+  log_wait_.stop();
+  Verdict v = std::move(pending_);
+  send(v);
+}
+
+void Reply::send(const Verdict& v) {
   if (phase_ == Phase::Streaming) {
     framing_.send_end(v);
   } else {
     framing_.send_whole(v, v.output_is_body ? std::string_view(held_) : v.message);
   }
   abandon();
-  return v;
+  framing_.reply_sent();  // may start the next call's reply: nothing after it
 }
 
 void Reply::log_summary(const Verdict& v, const Outcome& o) const {
@@ -75,6 +102,7 @@ void Reply::drained() {
 }
 
 void Reply::abandon() {
+  log_wait_.stop();
   phase_ = Phase::Idle;
   call_ = nullptr;
   paused_ = false;

@@ -11,6 +11,8 @@
 
 #include "hotwrap/config.hpp"
 #include "hotwrap/http.hpp"
+#include "hotwrap/log.hpp"
+#include "hotwrap/loop.hpp"
 #include "hotwrap/runner.hpp"
 
 namespace hotwrap {
@@ -49,6 +51,9 @@ class ReplyFraming {
   virtual void send_end(const Verdict& verdict) = 0;
   // Bytes written but not yet taken by the reader: the measure of backpressure.
   virtual size_t queued() const = 0;
+  // The answer has been handed over (by finish(), or a little later when it waited for the
+  // call's log lines): the protocol moves on to its next request.
+  virtual void reply_sent() = 0;
 
  protected:
   ~ReplyFraming() = default;
@@ -56,19 +61,20 @@ class ReplyFraming {
 
 // One call's reply at a time. The owner passes it the call's output and end, and tells it when
 // the framing's queue has drained.
-class Reply {
+class Reply final : private LogWaiter {
  public:
-  Reply(ReplyFraming& framing, const Config& config)
-      : framing_(framing), hold_limit_(config.buffer_bytes), log_calls_(config.log_calls) {}
+  Reply(Loop& loop, ReplyFraming& framing, const Config& config);
 
   // A new call's reply, decided by `policy`; `call` is paused while the framing is congested.
   void begin(StatusPolicy policy, CallControl* call);
   // The command's output.
   void output(std::string_view bytes);
   // The call has ended: the policy decides, the call's summary line is logged (failures at warn,
-  // others at info with HOTWRAP_LOG_CALLS=1, else debug) and then the framing sends: the line is
-  // out before the answer, so a platform files it under the call. Returns the verdict.
-  Verdict finish(const Outcome& outcome);
+  // others at info with HOTWRAP_LOG_CALLS=1, else debug) and then the framing sends, and
+  // reply_sent() follows. A platform files the container's log lines under the call that is
+  // running, so a whole answer waits for the lines before it to leave hotwrap — at most
+  // kLogWait, and not at all for a call at its deadline (the answer must beat it).
+  void finish(const Outcome& outcome);
   // The framing's queue drained: a paused call reads its output again.
   void drained();
   // The call is gone without an answer (the caller went away): forget it.
@@ -83,9 +89,11 @@ class Reply {
   bool active() const { return phase_ != Phase::Idle; }
 
  private:
-  enum class Phase { Idle, Holding, Streaming };
+  enum class Phase { Idle, Holding, Streaming, Sending };
   void commit();
   void log_summary(const Verdict& verdict, const Outcome& outcome) const;
+  void send(const Verdict& verdict);
+  void log_drained() override;
 
   ReplyFraming& framing_;
   const uint64_t hold_limit_;
@@ -95,6 +103,8 @@ class Reply {
   StatusPolicy policy_;
   CallControl* call_ = nullptr;
   std::string held_;
+  Verdict pending_;  // Sending: the answer waiting for its log lines
+  Timer log_wait_;
   bool paused_ = false;
 };
 

@@ -45,8 +45,11 @@ class JsonFormat final : public Protocol, private CallHandler, private ReplyFram
   void send_more(std::string_view bytes) override;
   void send_end(const Verdict& v) override;
   size_t queued() const override { return writer_.queued(); }
+  void reply_sent() override;
   std::vector<Header> headers_of(const Verdict& v) const;
   void next_frame();
+  // A call runs, its answer waits to be sent, or the next request is due.
+  bool busy() const { return call_ || reply_.active() || next_.active(); }
   void check_input_exhausted();
   void on_drained();
   void on_write_error(int err);
@@ -81,7 +84,7 @@ JsonFormat::JsonFormat(const FnContext& fn, Lifecycle& life, int in_fd, int out_
           fn.loop, out_fd, [this] { on_drained(); },
           [this](int err) { on_write_error(err); }),
       splitter_(json_frame_limit(cfg_.max_body_bytes, cfg_.max_header_bytes)),
-      reply_(*this, cfg_),
+      reply_(fn.loop, *this, cfg_),
       next_(fn.loop, [this] { next_frame(); }) {
   reader_.start();
 }
@@ -91,7 +94,7 @@ JsonFormat::~JsonFormat() {
 }
 
 void JsonFormat::on_input(std::string_view bytes) {
-  if (call_ || next_.active() || !pending_.empty()) {
+  if (busy() || !pending_.empty()) {
     // One call at a time: what follows waits, in order, behind what arrived before it.
     pending_.append(bytes);
     if (pending_.size() >= kPendingLimit) reader_.stop();
@@ -113,7 +116,7 @@ void JsonFormat::on_input_end(int err) {
 
 void JsonFormat::check_input_exhausted() {
   // After EOF, once nothing is running or waiting, the input is done: it must end between frames.
-  if (!input_ended_ || stopping_ || call_ || next_.active() || !pending_.empty()) return;
+  if (!input_ended_ || stopping_ || busy() || !pending_.empty()) return;
   if (!splitter_.finish()) {
     log(Level::Error, {}, "%s; stopping", splitter_.error_message().c_str());
     stop(kExitStreamBroken);
@@ -215,7 +218,10 @@ void JsonFormat::send_end(const Verdict& v) {
 
 void JsonFormat::call_finished(const Outcome& outcome) {
   std::unique_ptr<CallControl> done = std::move(call_);  // destroyed on return: the call ended
-  reply_.finish(outcome);
+  reply_.finish(outcome);  // reply_sent() follows, now or once the call's log lines are out
+}
+
+void JsonFormat::reply_sent() {
   if (out_.capacity() > (64u << 10)) std::string().swap(out_);
   if (draining_) {
     stop(kExitStreamOk);
@@ -261,7 +267,7 @@ void JsonFormat::stop(int code) {
 
 void JsonFormat::drain() {
   draining_ = true;
-  if (!call_) {
+  if (!call_ && !reply_.active()) {
     stop(kExitStreamOk);
     return;
   }

@@ -246,3 +246,62 @@ TEST_CASE("logs: a stalled log reader blocks neither the loop, another call, nor
   CHECK(ok.body == "ok\n");
   ::close(log_fd);
 }
+
+TEST_CASE("logs: a call's lines are written before its answer; a stalled reader delays it boundedly") {
+  TempDir tmp;
+  std::string fifo = tmp.path() + "/stderr";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  int log_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  REQUIRE(log_fd >= 0);
+  Server::Options o;
+  o.argv = {"sh", "-c", "read m; [ \"$m\" = fill ] && seq 1 30000 >&2; echo \"why-$m\" >&2; exit 3"};
+  o.wrapper = {"sh", "-c", "exec \"$@\" 2>" + fifo, "sh"};
+  Server srv(o);
+  auto drain = [&] {
+    std::string got;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(log_fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    return got;
+  };
+  Conn c = srv.connect();
+  SUBCASE("the reader keeps up: the lines are in the log before the answer reaches the caller") {
+    Request req{.body = "one\n"};
+    Response r = c.call(req);
+    std::string log = drain();  // read only now that the answer is here
+    INFO("log: " << printable(log));
+    CHECK(r.status == 502);
+    CHECK(log.find("[" + req.call_id() + "] why-one\n") != std::string::npos);
+    CHECK(log.find("call " + req.call_id() + ": 502: the command exited with status 3") !=
+          std::string::npos);
+  }
+  SUBCASE("the reader stalls: the answer waits for its lines at most about 200 ms") {
+    // Another call's stderr fills the log (that call then waits on its stderr, as it would on a
+    // slow stderr of its own).
+    Conn filler = srv.connect();
+    REQUIRE(filler.send_request({.body = "fill\n"}));
+    REQUIRE(wait_until(
+        [&] {
+          int n = 0;
+          return ::ioctl(log_fd, FIONREAD, &n) == 0 && n >= 60000;
+        },
+        5000ms));
+    Request req{.body = "two\n"};
+    auto t0 = Clock::now();
+    Response r = c.call(req, 5000ms);
+    auto took = std::chrono::duration_cast<Ms>(Clock::now() - t0);
+    MESSAGE("answered " << took.count() << " ms after the request, the log stalled");
+    CHECK(r.status == 502);
+    CHECK(took >= 150ms);
+    CHECK(took < 1500ms);
+    std::string log;
+    bool all = wait_until(
+        [&] {
+          log += drain();
+          return log.find("call " + req.call_id() + ": 502: ") != std::string::npos;
+        },
+        5000ms);
+    CHECK(all);  // nothing lost: the line came out once the reader read again
+  }
+  ::close(log_fd);
+}

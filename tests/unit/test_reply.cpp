@@ -23,6 +23,7 @@ struct Recorder final : ReplyFraming {
     log.push_back(std::string("end ") + (v.failed ? "failed" : "ok"));
   }
   size_t queued() const override { return queue; }
+  void reply_sent() override { log.push_back("sent"); }
   std::vector<std::string> log;
   size_t queue = 0;
 };
@@ -56,18 +57,19 @@ Verdict policy(const Outcome* o) {
 TEST_CASE("reply: held up to the limit, the status follows the exit code") {
   Recorder r;
   const Config config = holding(4);
-  Reply reply(r, config);
+  auto loop = std::move(*Loop::create());
+  Reply reply(*loop, r, config);
   reply.begin(policy, nullptr);
   reply.output("ab");
   reply.output("cd");
   CHECK_FALSE(reply.streaming());
   SUBCASE("success: the output is the body") {
-    CHECK(reply.finish({Outcome::Kind::Exited, 0}).status == 200);
-    CHECK(r.log == std::vector<std::string>{"whole 200 abcd"});
+    reply.finish({Outcome::Kind::Exited, 0});
+    CHECK(r.log == std::vector<std::string>{"whole 200 abcd", "sent"});
   }
   SUBCASE("failure: the policy's message is") {
     reply.finish({Outcome::Kind::Exited, 1});
-    CHECK(r.log == std::vector<std::string>{"whole 502 why"});
+    CHECK(r.log == std::vector<std::string>{"whole 502 why", "sent"});
   }
   CHECK_FALSE(reply.active());
 }
@@ -75,14 +77,15 @@ TEST_CASE("reply: held up to the limit, the status follows the exit code") {
 TEST_CASE("reply: past the limit it commits with the policy's running status and streams") {
   Recorder r;
   const Config config = holding(4);
-  Reply reply(r, config);
+  auto loop = std::move(*Loop::create());
+  Reply reply(*loop, r, config);
   reply.begin(policy, nullptr);
   reply.output("abc");
   reply.output("de");
   CHECK(reply.streaming());
   reply.output("f");
   reply.finish({Outcome::Kind::Signaled, 9});
-  CHECK(r.log == std::vector<std::string>{"head 299 abcde", "more f", "end failed"});
+  CHECK(r.log == std::vector<std::string>{"head 299 abcde", "more f", "end failed", "sent"});
 }
 
 TEST_CASE("reply: a congested framing pauses the call, a drain resumes it") {
@@ -92,7 +95,8 @@ TEST_CASE("reply: a congested framing pauses the call, a drain resumes it") {
   auto call = calls.start(h, CallRequest{});
   auto* fake = calls.current();
   const Config config = holding(0);
-  Reply reply(r, config);
+  auto loop = std::move(*Loop::create());
+  Reply reply(*loop, r, config);
   reply.begin(policy, call.get());
   r.queue = 1 << 20;
   reply.output("x");
