@@ -44,10 +44,10 @@ std::expected<void, CommandProblem> check_command(const std::string& name, const
   auto exe = find_executable(name, path_env);
   if (!exe) {
     int err = exe.error().err;
-    return std::unexpected(CommandProblem{
-        "command '" + name + "' " + (err == ENOENT ? "not found" : "is not executable") +
-            " (PATH=" + path_text + "); check the image's CMD",
-        exit_code_for_spawn_error(err)});
+    return std::unexpected(CommandProblem{"command '" + name + "' " +
+                                              (err == ENOENT ? "not found" : "is not executable") +
+                                              " (PATH=" + path_text + "); check the image's CMD",
+                                          exit_code_for_spawn_error(err)});
   }
   std::string line = shebang_line(*exe);
   if (line.empty()) return {};
@@ -55,18 +55,26 @@ std::expected<void, CommandProblem> check_command(const std::string& name, const
   std::string interp(next_word(rest));
   if (!interp.empty() && interp.back() == '\r') {
     interp.pop_back();
-    return std::unexpected(CommandProblem{
-        "the first line of " + *exe + " ends in CR (the script was saved with Windows line "
-        "endings), so the kernel looks for the interpreter '" + interp + "\\r'; convert the "
-        "script with dos2unix or sed -i 's/\\r$//' " + *exe,
-        127});
+    return std::unexpected(
+        CommandProblem{"the first line of " + *exe +
+                           " ends in CR (the script was saved with Windows line "
+                           "endings), so the kernel looks for the interpreter '" +
+                           interp +
+                           "\\r'; convert the "
+                           "script with dos2unix or sed -i 's/\\r$//' " +
+                           *exe,
+                       127});
   }
   if (!rest.empty() && rest.back() == '\r') {
-    return std::unexpected(CommandProblem{
-        "the first line of " + *exe + " ends in CR (the script was saved with Windows line "
-        "endings), so '" + interp + "' gets an argument ending in '\\r'; convert the script with "
-        "dos2unix or sed -i 's/\\r$//' " + *exe,
-        127});
+    return std::unexpected(
+        CommandProblem{"the first line of " + *exe +
+                           " ends in CR (the script was saved with Windows line "
+                           "endings), so '" +
+                           interp +
+                           "' gets an argument ending in '\\r'; convert the script with "
+                           "dos2unix or sed -i 's/\\r$//' " +
+                           *exe,
+                       127});
   }
   if (interp.empty()) return {};  // "#!" alone: the kernel refuses it; posix_spawn says so
   if (::access(interp.c_str(), F_OK) != 0) {
@@ -76,18 +84,17 @@ std::expected<void, CommandProblem> check_command(const std::string& name, const
         127});
   }
   if (::access(interp.c_str(), X_OK) != 0) {
-    return std::unexpected(CommandProblem{
-        "the interpreter '" + interp + "' named on the first line of " + *exe +
-            " is not executable",
-        126});
+    return std::unexpected(CommandProblem{"the interpreter '" + interp +
+                                              "' named on the first line of " + *exe +
+                                              " is not executable",
+                                          126});
   }
   if (interp.ends_with("/env")) {
     // `#!/usr/bin/env node`: env looks `node` up in PATH at every call.
     std::string_view args = rest;
     std::string_view prog = next_word(args);
     while (prog.starts_with("-")) prog = next_word(args);  // -S and the like
-    if (!prog.empty() && !prog.contains('=') &&
-        !find_executable(std::string(prog), path_env)) {
+    if (!prog.empty() && !prog.contains('=') && !find_executable(std::string(prog), path_env)) {
       return std::unexpected(CommandProblem{
           "'" + std::string(prog) + "', which the first line of " + *exe + " runs through " +
               interp + ", is not found (PATH=" + path_text + "); install it or change the #! line",

@@ -1,12 +1,12 @@
 #include "app/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <optional>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "hotwrap/http.hpp"
 

@@ -16,8 +16,7 @@ constexpr std::chrono::milliseconds kAnswerSlack(1000);
 
 AppLifecycle::AppLifecycle(Loop& loop, Runner& runner, const Config& config)
     : loop_(loop), runner_(runner), config_(config), grace_(loop, [this] {
-        log(Level::Warn, {},
-            "still not done %lld ms after HOTWRAP_SHUTDOWN_GRACE_MS=%lld; exiting",
+        log(Level::Warn, {}, "still not done %lld ms after HOTWRAP_SHUTDOWN_GRACE_MS=%lld; exiting",
             static_cast<long long>(kAnswerSlack.count()),
             static_cast<long long>(config_.shutdown_grace.count()));
         done(0);  // the platform goes with the loop, and its calls with it
@@ -44,8 +43,8 @@ void AppLifecycle::on_signal(int signo) {
   // The calls end themselves within the grace (SIGTERM, then SIGKILL and a 503); the platform is
   // done once they are answered. This timer is the backstop, should an answer never drain.
   runner_.shut_down(config_.shutdown_grace);
-  grace_.start(std::chrono::duration_cast<std::chrono::microseconds>(config_.shutdown_grace +
-                                                                     kAnswerSlack));
+  grace_.start(
+      std::chrono::duration_cast<std::chrono::microseconds>(config_.shutdown_grace + kAnswerSlack));
   platform_->drain();
 }
 

@@ -13,8 +13,8 @@ namespace hotwrap {
 namespace {
 
 FnContext fn_context(Runner& runner, const Config& config, Getenv getenv_fn) {
-  return FnContext{runner.loop(), runner, config, LogFrame(getenv_fn("FN_LOGFRAME_NAME"),
-                                            getenv_fn("FN_LOGFRAME_HDR")),
+  return FnContext{runner.loop(), runner, config,
+                   LogFrame(getenv_fn("FN_LOGFRAME_NAME"), getenv_fn("FN_LOGFRAME_HDR")),
                    fdk_headers(config)};
 }
 

@@ -20,9 +20,9 @@ struct Config {
   Millis shutdown_grace{5000};      // a running call's time to finish after SIGTERM
   Millis timeout{3'600'000};        // bounds every call (and caps the platform's deadline); 0: none
   Level log_level = Level::Info;
-  bool stderr_prefix = true;   // each line of a call's stderr prefixed "[<call id>] "
-  bool error_detail = true;    // a failed call's answer carries the end of its stderr
-  bool log_calls = false;      // a summary line for every call, not only failed ones
+  bool stderr_prefix = true;  // each line of a call's stderr prefixed "[<call id>] "
+  bool error_detail = true;   // a failed call's answer carries the end of its stderr
+  bool log_calls = false;     // a summary line for every call, not only failed ones
   std::string content_type = "application/octet-stream";
   uint64_t max_header_bytes = 64 << 10;
   uint64_t max_headers = 200;

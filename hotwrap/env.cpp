@@ -20,11 +20,20 @@ bool iends_with(std::string_view s, std::string_view suffix) {
 // Exact names (compared upper-cased) a program reads as configuration of how it runs, rather
 // than as data: a request must never be able to set them, even when the container did not.
 constexpr std::string_view kUnsafeNames[] = {
-    "PATH",    "IFS",        "ENV",          "BASH_ENV",     "SHELLOPTS", "BASHOPTS",
-    "PS4",     "HOME",       "SHELL",        "CDPATH",       "GLOBIGNORE", "NODE_OPTIONS",
-    "NODE_PATH", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PERL5LIB",  "PERL5OPT",
-    "PERLLIB", "RUBYOPT",    "RUBYLIB",      "JAVA_TOOL_OPTIONS", "HOSTALIASES", "LOCALDOMAIN",
-    "RES_OPTIONS", "TMPDIR", "GCONV_PATH",   "MALLOC_CHECK_",
+    "PATH",          "IFS",
+    "ENV",           "BASH_ENV",
+    "SHELLOPTS",     "BASHOPTS",
+    "PS4",           "HOME",
+    "SHELL",         "CDPATH",
+    "GLOBIGNORE",    "NODE_OPTIONS",
+    "NODE_PATH",     "PYTHONPATH",
+    "PYTHONSTARTUP", "PYTHONHOME",
+    "PERL5LIB",      "PERL5OPT",
+    "PERLLIB",       "RUBYOPT",
+    "RUBYLIB",       "JAVA_TOOL_OPTIONS",
+    "HOSTALIASES",   "LOCALDOMAIN",
+    "RES_OPTIONS",   "TMPDIR",
+    "GCONV_PATH",    "MALLOC_CHECK_",
 };
 // Prefixes (upper-cased) of whole families of such names.
 constexpr std::string_view kUnsafePrefixes[] = {"LD_", "BASH_FUNC_", "GLIBC_", "DYLD_"};
@@ -36,8 +45,7 @@ bool is_safe_call_env_name(std::string_view name) {
   std::string up;
   up.reserve(name.size());
   for (char c : name) {
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '_'))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
       return false;
     up += upper(c);
   }

@@ -175,8 +175,8 @@ void HttpExchange::truncated() {
 }
 
 void HttpExchange::parse(std::string_view in) {
-  while (!in.empty() && (phase_ == Phase::Idle || phase_ == Phase::Receiving ||
-                         phase_ == Phase::Discarding)) {
+  while (!in.empty() &&
+         (phase_ == Phase::Idle || phase_ == Phase::Receiving || phase_ == Phase::Discarding)) {
     RequestParser::Step step = parser_.feed(in);
     if (step.error) {
       int status = status_for(parser_.error());

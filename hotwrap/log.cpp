@@ -138,7 +138,7 @@ class Sink {
   }
 
   void arm() {
-    if (mode_ == Mode::Reopened) {
+    if (own_watch_) {  // Mode::Reopened
       own_watch_->start();
     } else if (mode_ != Mode::Direct) {
       watch_.start();

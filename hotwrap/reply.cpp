@@ -88,10 +88,9 @@ void Reply::log_summary(const Verdict& v, const Outcome& o) const {
   const CallStats& s = o.stats;
   auto us = s.duration.count();
   log(level, id_, "%d: the command %s (%lld.%03lld ms, %llu B in, %llu B out%s%s)", v.status,
-      o.describe().c_str(), static_cast<long long>(us / 1000),
-      static_cast<long long>(us % 1000), static_cast<unsigned long long>(s.bytes_in),
-      static_cast<unsigned long long>(s.bytes_out), s.prespawned ? ", prespawned" : "",
-      phase_ == Phase::Streaming ? ", streamed" : "");
+      o.describe().c_str(), static_cast<long long>(us / 1000), static_cast<long long>(us % 1000),
+      static_cast<unsigned long long>(s.bytes_in), static_cast<unsigned long long>(s.bytes_out),
+      s.prespawned ? ", prespawned" : "", phase_ == Phase::Streaming ? ", streamed" : "");
 }
 
 void Reply::drained() {

@@ -65,8 +65,10 @@ class Runner::Burial final : public ExitListener {
         id_(std::move(id)),
         stderr_(std::move(stderr)),
         kill_(runner.loop(), [this] {
-          log(Level::Warn, id_, "the command outlived HOTWRAP_KILL_GRACE_MS=%lld after SIGTERM; "
-              "SIGKILL to its process group", static_cast<long long>(runner_.config_.kill_grace.count()));
+          log(Level::Warn, id_,
+              "the command outlived HOTWRAP_KILL_GRACE_MS=%lld after SIGTERM; "
+              "SIGKILL to its process group",
+              static_cast<long long>(runner_.config_.kill_grace.count()));
           end();
         }) {
     runner_.reaper_.watch(pid_, this);
@@ -294,8 +296,9 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
       end_before_start({Outcome::Kind::Expired, 0});
       return;
     }
-    deadline_text_ = request_.deadline_source + " is HOTWRAP_DEADLINE_MARGIN_MS=" +
-                     std::to_string(margin.count()) + " ms away";
+    deadline_text_ = request_.deadline_source +
+                     " is HOTWRAP_DEADLINE_MARGIN_MS=" + std::to_string(margin.count()) +
+                     " ms away";
   }
   if (auto limit = duration_cast<microseconds>(cfg.timeout);
       limit.count() > 0 && (!until_end || limit < *until_end)) {
@@ -367,8 +370,9 @@ Call::~Call() {
   if (phase_ == Phase::Finished) return;
   // Nobody wants the answer any more: the caller went away, or hotwrap stops at once.
   if (child_.pid > 0) {
-    log(Level::Info, id(), runner_.shutting_down_ ? "hotwrap is stopping; killing the command"
-                                                  : "caller gone; killing the command");
+    log(Level::Info, id(),
+        runner_.shutting_down_ ? "hotwrap is stopping; killing the command"
+                               : "caller gone; killing the command");
     kill_group(SIGKILL);
     runner_.reaper().forget(child_.pid);
   }
@@ -419,8 +423,8 @@ void Call::shut_down(Millis grace) {
   draining_ = true;
   Millis kill_grace = runner_.config().kill_grace;
   // SIGTERM early enough that the command's trap runs and it still has the kill grace to exit.
-  shutdown_timer_.start(duration_cast<microseconds>(grace > kill_grace ? grace - kill_grace
-                                                                       : Millis(0)));
+  shutdown_timer_.start(
+      duration_cast<microseconds>(grace > kill_grace ? grace - kill_grace : Millis(0)));
 }
 
 void Call::on_shutdown_timer() {
@@ -445,8 +449,8 @@ void Call::on_shutdown_timer() {
 }
 
 void Call::forward_signal(int sig) {
-  if (child_.pid > 0 && (phase_ == Phase::Running || phase_ == Phase::Terminating ||
-                         phase_ == Phase::ShuttingDown))
+  if (child_.pid > 0 &&
+      (phase_ == Phase::Running || phase_ == Phase::Terminating || phase_ == Phase::ShuttingDown))
     ::kill(child_.pid, sig);
 }
 

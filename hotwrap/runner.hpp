@@ -24,8 +24,8 @@ namespace hotwrap {
 // What a call moved and how long it ran, for its summary line.
 struct CallStats {
   std::chrono::microseconds duration{0};
-  uint64_t bytes_in = 0;   // request body fed to the command
-  uint64_t bytes_out = 0;  // what the command wrote to stdout
+  uint64_t bytes_in = 0;    // request body fed to the command
+  uint64_t bytes_out = 0;   // what the command wrote to stdout
   bool prespawned = false;  // served by a process started ahead of the call
 };
 
@@ -67,16 +67,16 @@ class CallHandler {
 };
 
 struct CallRequest {
-  std::string id;                    // for log lines
-  CallEnv env;                       // the call's variables, as its protocol names them
-  std::optional<WallTime> deadline;  // none: HOTWRAP_TIMEOUT_MS alone limits the call
+  std::string id;                                // for log lines
+  CallEnv env;                                   // the call's variables, as its protocol names them
+  std::optional<WallTime> deadline;              // none: HOTWRAP_TIMEOUT_MS alone limits the call
   std::string deadline_source = "the deadline";  // where it came from, for log lines
   // False: the call has no answer to send before its deadline (the cold default format), so the
   // command is given SIGTERM HOTWRAP_KILL_GRACE_MS before it and SIGKILL at it. True (hot): at
   // `deadline - margin` the call ends (the 504 leaves) and its process group gets SIGTERM, then
   // SIGKILL a grace later: the grace never comes out of the command's time.
   bool answers = true;
-  StdioPlan stdio;                   // inherited streams bypass the call's stdin/stdout/stderr
+  StdioPlan stdio;  // inherited streams bypass the call's stdin/stdout/stderr
   // How long before `deadline` the call is killed; none: the configured margin. A contract that
   // has no answer to send before the deadline (the cold default format) gives the command all
   // of its time.
@@ -171,16 +171,16 @@ class Call final : public CallControl, private ExitListener {
   Timer term_timer_;
   Timer kill_timer_;
   Timer shutdown_timer_;  // SIGTERM, then (re-armed) SIGKILL and the end, during shutdown
-  Timer deferred_;      // delivers an ending decided before the command ran
-  Timer watch_output_;  // starts reading stdout once the command has run a while
+  Timer deferred_;        // delivers an ending decided before the command ran
+  Timer watch_output_;    // starts reading stdout once the command has run a while
   Outcome deferred_outcome_;
   std::chrono::steady_clock::time_point started_;
-  std::string env_file_;     // prespawn: the call's environment as a file, removed at the end
+  std::string env_file_;       // prespawn: the call's environment as a file, removed at the end
   std::string deadline_text_;  // what set the deadline, for log lines
   bool draining_ = false;      // shut_down() armed its timer
   Phase phase_ = Phase::Running;
   Input input_ = Input::Open;
-  bool pipes_grown_ = false;    // grown once, when the call turns out to stream
+  bool pipes_grown_ = false;  // grown once, when the call turns out to stream
   bool prespawned_ = false;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;

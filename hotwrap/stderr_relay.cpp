@@ -1,7 +1,5 @@
 #include "hotwrap/stderr_relay.hpp"
 
-
-
 namespace hotwrap {
 
 namespace {

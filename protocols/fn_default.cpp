@@ -73,8 +73,7 @@ void DefaultFormat::call_finished(const Outcome& outcome) {
 
 }  // namespace
 
-std::unique_ptr<Protocol> make_fn_default(const FnContext& fn, Lifecycle& life,
-                                          std::string call_id,
+std::unique_ptr<Protocol> make_fn_default(const FnContext& fn, Lifecycle& life, std::string call_id,
                                           std::optional<std::string> deadline) {
   return std::make_unique<DefaultFormat>(fn, life, std::move(call_id), std::move(deadline));
 }

@@ -6,9 +6,9 @@
 #include <string_view>
 
 #include "hotwrap/config.hpp"
-#include "hotwrap/http_exchange.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/http.hpp"
+#include "hotwrap/http_exchange.hpp"
 
 namespace hotwrap {
 

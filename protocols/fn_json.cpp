@@ -81,8 +81,7 @@ JsonFormat::JsonFormat(const FnContext& fn, Lifecycle& life, int in_fd, int out_
           fn.loop, in_fd, [this](std::string_view b) { on_input(b); },
           [this](int err) { on_input_end(err); }),
       writer_(
-          fn.loop, out_fd, [this] { on_drained(); },
-          [this](int err) { on_write_error(err); }),
+          fn.loop, out_fd, [this] { on_drained(); }, [this](int err) { on_write_error(err); }),
       splitter_(json_frame_limit(cfg_.max_body_bytes, cfg_.max_header_bytes)),
       reply_(fn.loop, *this, cfg_),
       next_(fn.loop, [this] { next_frame(); }) {
@@ -187,8 +186,8 @@ std::vector<Header> JsonFormat::headers_of(const Verdict& v) const {
 }
 
 void JsonFormat::send_whole(const Verdict& v, std::string_view body) {
-  writer_.write(json_response(body, v.status, v.output_is_body ? v.content_type : kTextPlain,
-                              headers_of(v)));
+  writer_.write(
+      json_response(body, v.status, v.output_is_body ? v.content_type : kTextPlain, headers_of(v)));
 }
 
 void JsonFormat::send_head(const Verdict&, std::string_view first) {

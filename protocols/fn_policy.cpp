@@ -17,8 +17,7 @@ std::string failure_text(const Outcome& outcome, const Config& config) {
 Verdict fn_verdict(const Outcome* outcome, bool trigger, const Config& config) {
   Verdict v;
   v.content_type = config.content_type;
-  if (outcome != nullptr &&
-      (outcome->timed_out() || outcome->kind == Outcome::Kind::ShutDown)) {
+  if (outcome != nullptr && (outcome->timed_out() || outcome->kind == Outcome::Kind::ShutDown)) {
     // 504 before Fn-Deadline keeps the container; 503: this one is going away.
     v.status = outcome->timed_out() ? 504 : 503;
     v.output_is_body = false;

@@ -15,10 +15,10 @@
 namespace hotwrap {
 
 // Exit 0 → 200 with the output. Deadline → 504 (sent before Fn-Deadline, so the agent keeps the
-// container). Cut short by hotwrap's shutdown → 503. Any other failure → 502 with a text naming it, or, for a trigger call
-// (Fn-Intent: httprequest), 200 with Fn-Http-Status: 500 and the output, so the caller still
-// sees what the command printed. While the output streams (outcome == nullptr): 200, and
-// Fn-Http-Status: 200 for a trigger call.
+// container). Cut short by hotwrap's shutdown → 503. Any other failure → 502 with a text naming it,
+// or, for a trigger call (Fn-Intent: httprequest), 200 with Fn-Http-Status: 500 and the output, so
+// the caller still sees what the command printed. While the output streams (outcome == nullptr):
+// 200, and Fn-Http-Status: 200 for a trigger call.
 Verdict fn_verdict(const Outcome* outcome, bool trigger, const Config& config);
 // The text a failed call answers with: what happened and, unless HOTWRAP_ERROR_DETAIL=0, the
 // last lines of the command's stderr (the reason, e.g. "parse error: Invalid numeric literal").

@@ -128,11 +128,12 @@ struct JsonRefusal {
   std::string message;
 };
 
-// Parses one frame (never throws) and maps it onto the call's environment: call_id → FN_CALL_ID, deadline → FN_DEADLINE, content_type → FN_CONTENT_TYPE,
-// protocol.method → FN_METHOD, protocol.request_url → FN_REQUEST_URL, protocol.headers through
-// CallEnv::add_header as http-stream maps them (Fn-Http-H-X → FN_HTTP_H_X, ...), each value of a
-// header joined with ", ". A field present with the wrong type refuses the frame (502), and so
-// does a body over `max_body_bytes` (413; 0: no limit). `frame_offset` is for messages.
+// Parses one frame (never throws) and maps it onto the call's environment: call_id → FN_CALL_ID,
+// deadline → FN_DEADLINE, content_type → FN_CONTENT_TYPE, protocol.method → FN_METHOD,
+// protocol.request_url → FN_REQUEST_URL, protocol.headers through CallEnv::add_header as
+// http-stream maps them (Fn-Http-H-X → FN_HTTP_H_X, ...), each value of a header joined with ", ".
+// A field present with the wrong type refuses the frame (502), and so does a body over
+// `max_body_bytes` (413; 0: no limit). `frame_offset` is for messages.
 std::expected<JsonCall, JsonRefusal> map_json_request(std::string_view frame, uint64_t frame_offset,
                                                       std::string_view logframe_hdr,
                                                       uint64_t max_body_bytes);

@@ -226,16 +226,22 @@ bool JsonFrameSplitter::step_byte(char c, uint64_t at, bool& frame_end) {
       bool digit = c >= '0' && c <= '9';
       switch (num_) {
         case Num::Minus:
-          if (c == '0') num_ = Num::Zero;
-          else if (digit) num_ = Num::Int;
-          else return invalid(at, c, "a digit after '-'");
+          if (c == '0')
+            num_ = Num::Zero;
+          else if (digit)
+            num_ = Num::Int;
+          else
+            return invalid(at, c, "a digit after '-'");
           return true;
         case Num::Zero:
         case Num::Int:
           if (digit && num_ == Num::Int) return true;
-          if (c == '.') num_ = Num::Dot;
-          else if (c == 'e' || c == 'E') num_ = Num::E;
-          else break;  // the number ended
+          if (c == '.')
+            num_ = Num::Dot;
+          else if (c == 'e' || c == 'E')
+            num_ = Num::E;
+          else
+            break;  // the number ended
           return true;
         case Num::Dot:
           if (!digit) return invalid(at, c, "a digit after '.'");

@@ -53,16 +53,13 @@ Listener::Factory fn_stream_connections(const FnContext& fn);
 
 // Fn's legacy hot formats over a byte stream (hotwrap's stdin/stdout, non-blocking): JSON
 // objects (json) or HTTP/1.1 (http).
-std::unique_ptr<Protocol> make_fn_json(const FnContext& fn, Lifecycle& life, int in_fd,
-                                       int out_fd);
-std::unique_ptr<Protocol> make_fn_http(const FnContext& fn, Lifecycle& life, int in_fd,
-                                       int out_fd);
+std::unique_ptr<Protocol> make_fn_json(const FnContext& fn, Lifecycle& life, int in_fd, int out_fd);
+std::unique_ptr<Protocol> make_fn_http(const FnContext& fn, Lifecycle& life, int in_fd, int out_fd);
 
 // Fn's legacy cold format: the command runs once on hotwrap's own stdio; FN_CALL_ID and
 // FN_DEADLINE (RFC 3339, enforced when given) come from the container's environment. Signals
 // are the command's: the composition root forwards them all.
-std::unique_ptr<Protocol> make_fn_default(const FnContext& fn, Lifecycle& life,
-                                          std::string call_id,
+std::unique_ptr<Protocol> make_fn_default(const FnContext& fn, Lifecycle& life, std::string call_id,
                                           std::optional<std::string> deadline);
 
 }  // namespace hotwrap

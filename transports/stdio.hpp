@@ -29,5 +29,4 @@ class StdioNonBlocking {
   bool stderr_caught_ = false;
 };
 
-
 }  // namespace hotwrap

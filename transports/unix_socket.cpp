@@ -10,7 +10,6 @@
 
 namespace hotwrap {
 
-
 AnnouncedUnixSocket::AnnouncedUnixSocket(AnnouncedUnixSocket&& other) noexcept
     : path_(std::move(other.path_)),
       phony_(std::move(other.phony_)),
@@ -24,11 +23,9 @@ void AnnouncedUnixSocket::release_files() {
   ::unlink(phony_.c_str());
 }
 
-std::expected<AnnouncedUnixSocket, std::string> AnnouncedUnixSocket::open(
-    const std::string& path, const std::string& what) {
-  auto fail = [&](const std::string& why) {
-    return std::unexpected(what + ": " + why);
-  };
+std::expected<AnnouncedUnixSocket, std::string> AnnouncedUnixSocket::open(const std::string& path,
+                                                                          const std::string& what) {
+  auto fail = [&](const std::string& why) { return std::unexpected(what + ": " + why); };
   size_t slash = path.rfind('/');
   if (path.empty() || slash == path.size() - 1) return fail("no socket file name");
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);

@@ -76,7 +76,8 @@ TEST_CASE("deadline: already past is an immediate 504") {
   Response r = c.call({.headers = {{"Fn-Deadline", rfc3339(WallClock::now() - 10s)}}});
   INFO(r);
   CHECK(r.status == 504);
-  CHECK(r.body == "hotwrap: the command was not run: the deadline had passed when the call arrived\n");
+  CHECK(r.body ==
+        "hotwrap: the command was not run: the deadline had passed when the call arrived\n");
   CHECK(Clock::now() - t0 < 1000ms);
   CHECK(srv.wait_stderr("when the call arrived; not running the command", 1000ms));
   check_tree_gone(srv, {});
@@ -131,7 +132,8 @@ TEST_CASE("disconnect: the caller closing mid-call kills the call's processes") 
   CHECK(r.body == "ok\n");
 }
 
-TEST_CASE("disconnect: a caller hanging up mid-body, with the command not reading, kills the call") {
+TEST_CASE(
+    "disconnect: a caller hanging up mid-body, with the command not reading, kills the call") {
   // hotwrap stops reading a body the command does not take (backpressure); the caller hanging up
   // must still be seen while it does not read.
   Server srv({"sleep", "300"});
@@ -158,7 +160,8 @@ TEST_CASE("disconnect: a caller hanging up mid-body, with the command not readin
 }
 
 TEST_CASE(
-    "deadline: the 504 and SIGTERM at deadline - HOTWRAP_DEADLINE_MARGIN_MS, SIGKILL a grace later") {
+    "deadline: the 504 and SIGTERM at deadline - HOTWRAP_DEADLINE_MARGIN_MS, SIGKILL a grace "
+    "later") {
   // The command logs the TERM, then keeps running: only the KILL ends it.
   Server srv({"sh", "-c", "trap 'echo got-term >&2' TERM; while :; do sleep 0.05; done"},
              {{"HOTWRAP_DEADLINE_MARGIN_MS", "1000"}, {"HOTWRAP_KILL_GRACE_MS", "600"}});
@@ -201,8 +204,8 @@ TEST_CASE("deadline: the command gets its whole time; the grace is not taken fro
   // answered 504 before the deadline and none of it is left a grace later.
   Server srv({"sh", "-c", "read t; sleep $t & wait; echo slept $t"});
   Conn c = srv.connect();
-  Response ok = c.call({.headers = {{"Fn-Deadline", deadline_in(3000ms).header}}, .body = "2.6\n"},
-                       10000ms);
+  Response ok =
+      c.call({.headers = {{"Fn-Deadline", deadline_in(3000ms).header}}, .body = "2.6\n"}, 10000ms);
   INFO(ok);
   CHECK(ok.status == 200);
   CHECK(ok.body == "slept 2.6\n");

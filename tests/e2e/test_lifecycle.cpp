@@ -140,7 +140,8 @@ TEST_CASE("shutdown: SIGTERM during a call lets it finish, then exits 0") {
   check_socket_files_gone(srv);
 }
 
-TEST_CASE("shutdown: a call outliving the grace gets SIGTERM within it, SIGKILL at its end, a 503") {
+TEST_CASE(
+    "shutdown: a call outliving the grace gets SIGTERM within it, SIGKILL at its end, a 503") {
   // docker stop -t 10 with HOTWRAP_SHUTDOWN_GRACE_MS=2000: the command's trap runs before the
   // grace is over, the caller learns why, and the log does not blame the caller.
   Server srv({"sh", "-c", "trap 'echo got-term >&2' TERM; while :; do sleep 0.05; done"},

@@ -176,9 +176,9 @@ TEST_CASE("logs: one summary line per failed call by default, per call with HOTW
     Request req{.body = "12345"};
     Response r = c.call(req);
     CHECK(r.status == 502);
-    CHECK(srv.wait_stderr("hotwrap: warn: call " + req.call_id() +
-                              ": 502: the command exited with status 3 (",
-                          2000ms));
+    CHECK(srv.wait_stderr(
+        "hotwrap: warn: call " + req.call_id() + ": 502: the command exited with status 3 (",
+        2000ms));
     CHECK(srv.wait_stderr(" ms, 5 B in, 8 B out)\n", 2000ms));
   }
   SUBCASE("HOTWRAP_LOG_CALLS=1: every call, prespawned ones marked") {
@@ -186,9 +186,9 @@ TEST_CASE("logs: one summary line per failed call by default, per call with HOTW
     Conn c = srv.connect();
     Request req{.body = "abc"};
     REQUIRE(c.call(req).status == 200);
-    CHECK(srv.wait_stderr("hotwrap: info: call " + req.call_id() +
-                              ": 200: the command exited with status 0 (",
-                          2000ms));
+    CHECK(srv.wait_stderr(
+        "hotwrap: info: call " + req.call_id() + ": 200: the command exited with status 0 (",
+        2000ms));
     CHECK(srv.wait_stderr(" ms, 3 B in, 3 B out, prespawned)\n", 2000ms));
   }
 }
@@ -247,14 +247,16 @@ TEST_CASE("logs: a stalled log reader blocks neither the loop, another call, nor
   ::close(log_fd);
 }
 
-TEST_CASE("logs: a call's lines are written before its answer; a stalled reader delays it boundedly") {
+TEST_CASE(
+    "logs: a call's lines are written before its answer; a stalled reader delays it boundedly") {
   TempDir tmp;
   std::string fifo = tmp.path() + "/stderr";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   int log_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   REQUIRE(log_fd >= 0);
   Server::Options o;
-  o.argv = {"sh", "-c", "read m; [ \"$m\" = fill ] && seq 1 30000 >&2; echo \"why-$m\" >&2; exit 3"};
+  o.argv = {"sh", "-c",
+            "read m; [ \"$m\" = fill ] && seq 1 30000 >&2; echo \"why-$m\" >&2; exit 3"};
   o.wrapper = {"sh", "-c", "exec \"$@\" 2>" + fifo, "sh"};
   Server srv(o);
   auto drain = [&] {

@@ -136,9 +136,9 @@ TEST_CASE("start-up: a script whose interpreter is missing stops hotwrap, naming
   tmp.write_file("plain-file", "not a program\n", 0644);
   for (const Case& c : cases) {
     CAPTURE(c.what);
-    std::string path = tmp.write_file(std::string("script-") + std::to_string(c.code) +
-                                          std::to_string(c.script.size()),
-                                      c.script, 0755);
+    std::string path = tmp.write_file(
+        std::string("script-") + std::to_string(c.code) + std::to_string(c.script.size()), c.script,
+        0755);
     RunResult r = run_to_exit({path});
     check_exit(r, c.code);
     CHECK(r.err.find(c.says) != std::string::npos);
@@ -168,8 +168,9 @@ TEST_CASE("start-up: a limit of zero, an overflowing number and a header injecti
 
 TEST_CASE("start-up: misspelt and foreign variables are warned about, naming the real option") {
   Server srv({"cat"}, {{"HOTWRAP_PRESPAN", "1"}, {"FN_HOTWRAP_VERBOSE", "1"}});
-  CHECK(srv.wait_stderr("unknown variable HOTWRAP_PRESPAN is ignored; did you mean "
-                        "HOTWRAP_PRESPAWN?",
-                        2000ms));
+  CHECK(
+      srv.wait_stderr("unknown variable HOTWRAP_PRESPAN is ignored; did you mean "
+                      "HOTWRAP_PRESPAWN?",
+                      2000ms));
   CHECK(srv.wait_stderr("FN_HOTWRAP_VERBOSE is ignored", 2000ms));
 }

@@ -147,8 +147,8 @@ TEST_CASE("status: a failed call's answer says why: the end of the command's std
           "hotwrap: the command exited with status 4\nthe end of its stderr:\nreading input\n"
           "parse error: Invalid numeric literal\n");
     // And every line it wrote is in the log under the call's id.
-    CHECK(srv.wait_stderr("[" + req.call_id() + "] parse error: Invalid numeric literal\n",
-                          2000ms));
+    CHECK(
+        srv.wait_stderr("[" + req.call_id() + "] parse error: Invalid numeric literal\n", 2000ms));
     CHECK(srv.wait_stderr("[" + req.call_id() + "] reading input\n", 2000ms));
   }
   SUBCASE("HOTWRAP_ERROR_DETAIL=0: the outcome only (stderr that may hold secrets)") {
@@ -165,8 +165,9 @@ TEST_CASE("status: a failed call's answer says why: the end of the command's std
     Response r = c.call({.body = "x"});
     INFO(r);
     CHECK(r.status == 502);
-    CHECK(r.body.ends_with("\n481\n482\n483\n484\n485\n486\n487\n488\n489\n490\n491\n492\n493\n"
-                           "494\n495\n496\n497\n498\n499\n500\n"));
+    CHECK(
+        r.body.ends_with("\n481\n482\n483\n484\n485\n486\n487\n488\n489\n490\n491\n492\n493\n"
+                         "494\n495\n496\n497\n498\n499\n500\n"));
     CHECK(r.body.find("\n480\n") == std::string::npos);
   }
 }

@@ -259,6 +259,7 @@ TEST_CASE("http: a failed call's answer carries the end of its stderr") {
   REQUIRE(p.write(request("x")));
   auto r = next(p);
   CHECK(r.status == 502);
-  CHECK(r.body == "hotwrap: the command exited with status 1\nthe end of its stderr:\n"
-                  "no decode delegate\n");
+  CHECK(r.body ==
+        "hotwrap: the command exited with status 1\nthe end of its stderr:\n"
+        "no decode delegate\n");
 }

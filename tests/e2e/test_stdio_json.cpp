@@ -207,7 +207,7 @@ TEST_CASE("json: a bad request with a known end is answered, and the stream goes
   json r2 = next_response(p);
   CHECK(r2["protocol"]["status_code"] == 502);
   CHECK(r2["body"] == "hotwrap: the request at byte " + std::to_string(bad_json.size()) +
-                         ": 'body' must be a string\n");
+                          ": 'body' must be a string\n");
   json r3 = next_response(p);
   CHECK(r3["protocol"]["status_code"] == 413);
   json r4 = next_response(p);
@@ -221,7 +221,8 @@ TEST_CASE("json: a bad request with a known end is answered, and the stream goes
   CHECK(p.err().find("hotwrap: warn: invalid JSON at byte 9") != std::string::npos);
 }
 
-TEST_CASE("json: a request that is not JSON is answered at its first impossible byte, then exit 1") {
+TEST_CASE(
+    "json: a request that is not JSON is answered at its first impossible byte, then exit 1") {
   Proc p(json_format({"cat"}));
   std::string first = request("before");
   // No EOF and no closing brace: the answer must not wait for either.
@@ -374,6 +375,7 @@ TEST_CASE("json: a failed call's answer carries the end of its stderr") {
   REQUIRE(p.write(request("x", "c-fail")));
   json r = next_response(p);
   CHECK(r["protocol"]["status_code"] == 502);
-  CHECK(r["body"] == "hotwrap: the command exited with status 1\nthe end of its stderr:\n"
-                     "no decode delegate\n");
+  CHECK(r["body"] ==
+        "hotwrap: the command exited with status 1\nthe end of its stderr:\n"
+        "no decode delegate\n");
 }

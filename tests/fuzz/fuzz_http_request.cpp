@@ -28,8 +28,8 @@
 #include "hotwrap/deadline.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/http.hpp"
-#include "protocols/fn_policy.hpp"
 #include "pieces.hpp"
+#include "protocols/fn_policy.hpp"
 
 using namespace hotwrap;
 
@@ -116,7 +116,8 @@ void start_call(BaseEnv& base, const RequestHead& head) {
 // Feeds `pieces` one after the other, consuming messages back to back as a connection does: after
 // a message ends, the rest of the input is the next message; the first refusal ends the stream;
 // a message that does not keep the connection alive ends it too.
-StreamResult run(const std::vector<std::string_view>& pieces, const RequestLimits& limits, BaseEnv& env) {
+StreamResult run(const std::vector<std::string_view>& pieces, const RequestLimits& limits,
+                 BaseEnv& env) {
   RequestParser parser(limits);
   StreamResult r;
   Message cur;

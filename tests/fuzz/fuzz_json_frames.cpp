@@ -27,11 +27,11 @@
 #include <string_view>
 #include <vector>
 
-#include "protocols/fn_policy.hpp"
-#include "protocols/json.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/log.hpp"
 #include "pieces.hpp"
+#include "protocols/fn_policy.hpp"
+#include "protocols/json.hpp"
 
 using namespace hotwrap;
 

@@ -140,8 +140,9 @@ TEST_CASE("a switch flag takes a switch word only when a command follows it") {
 }
 
 TEST_CASE("variables meant for hotwrap that it does not read are warned about") {
-  const char* env[] = {"HOTWRAP_PRESPAN=1", "FN_HOTWRAP_VERBOSE=1", "HOTWRAP_PRESPAWN=1",
-                       "HOTWRAP_CALL_ID=x", "PATH=/bin", nullptr};
+  const char* env[] = {"HOTWRAP_PRESPAN=1",  "FN_HOTWRAP_VERBOSE=1",
+                       "HOTWRAP_PRESPAWN=1", "HOTWRAP_CALL_ID=x",
+                       "PATH=/bin",          nullptr};
   auto w = config_warnings(env);
   REQUIRE(w.size() == 2);
   CHECK(w[0] ==

@@ -105,14 +105,29 @@ TEST_CASE("names a call may set") {
     bool safe;
   };
   const Row rows[] = {
-      {"FN_CALL_ID", true},      {"Http_X_Call_Id", true},  {"_X_AMZN_TRACE_ID", true},
-      {"HTTP_ACCEPT", true},     {"a1", true},              {"", false},
-      {"1A", false},             {"A-B", false},            {"A=B", false},
-      {"PATH", false},           {"path", false},           {"LD_PRELOAD", false},
-      {"ld_library_path", false}, {"IFS", false},           {"BASH_ENV", false},
-      {"BASH_FUNC_x%%", false},  {"NODE_OPTIONS", false},   {"PYTHONPATH", false},
-      {"HTTP_PROXY", false},     {"Http_Proxy", false},     {"https_proxy", false},
-      {"X_PROXY", false},        {"PROXYX", true},
+      {"FN_CALL_ID", true},
+      {"Http_X_Call_Id", true},
+      {"_X_AMZN_TRACE_ID", true},
+      {"HTTP_ACCEPT", true},
+      {"a1", true},
+      {"", false},
+      {"1A", false},
+      {"A-B", false},
+      {"A=B", false},
+      {"PATH", false},
+      {"path", false},
+      {"LD_PRELOAD", false},
+      {"ld_library_path", false},
+      {"IFS", false},
+      {"BASH_ENV", false},
+      {"BASH_FUNC_x%%", false},
+      {"NODE_OPTIONS", false},
+      {"PYTHONPATH", false},
+      {"HTTP_PROXY", false},
+      {"Http_Proxy", false},
+      {"https_proxy", false},
+      {"X_PROXY", false},
+      {"PROXYX", true},
   };
   for (const Row& r : rows) {
     CAPTURE(r.name);

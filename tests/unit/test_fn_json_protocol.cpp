@@ -21,7 +21,8 @@ struct Life final : Lifecycle {
 
 struct Fixture {
   explicit Fixture(uint64_t buffer_bytes = 1 << 20)
-      : loop(std::move(*Loop::create())), in(std::move(*make_pipe(true, true))),
+      : loop(std::move(*Loop::create())),
+        in(std::move(*make_pipe(true, true))),
         out(std::move(*make_pipe(true, true))) {
     config.command = {"cat"};
     config.buffer_bytes = buffer_bytes;
@@ -39,7 +40,8 @@ struct Fixture {
     pump();
     char buf[65536];
     ssize_t n;
-    while ((n = ::read(out.read.get(), buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    while ((n = ::read(out.read.get(), buf, sizeof buf)) > 0)
+      got.append(buf, static_cast<size_t>(n));
     return got;
   }
 

@@ -72,7 +72,8 @@ struct Fixture {
     for (int i = 0; i < 50; ++i) event_base_loop(loop->base(), EVLOOP_NONBLOCK);
   }
   void send(std::string_view bytes) {
-    REQUIRE(::write(client.get(), bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    REQUIRE(::write(client.get(), bytes.data(), bytes.size()) ==
+            static_cast<ssize_t>(bytes.size()));
     pump();
   }
   // Everything the caller has received so far.

@@ -106,14 +106,13 @@ TEST_CASE("json request: body") {
 
 TEST_CASE("json request: trigger and log frame value") {
   SUBCASE("Fn-Intent is matched case-insensitively") {
-    auto c = map_json_request(R"({"protocol":{"headers":{"fn-intent":["HTTPREQUEST"]}}})", 0,
-                              "", 0);
+    auto c =
+        map_json_request(R"({"protocol":{"headers":{"fn-intent":["HTTPREQUEST"]}}})", 0, "", 0);
     CHECK(c->trigger);
     CHECK_FALSE(map_json_request("{}", 0, "", 0)->trigger);
   }
   SUBCASE("the header named by FN_LOGFRAME_HDR, first value") {
-    auto c =
-        map_json_request(R"({"protocol":{"headers":{"X-Req":["r1","r2"]}}})", 0, "x-req", 0);
+    auto c = map_json_request(R"({"protocol":{"headers":{"X-Req":["r1","r2"]}}})", 0, "x-req", 0);
     CHECK(c->logframe_value == "r1");
   }
   SUBCASE("Fn-Call-Id is the call_id field in this format") {
@@ -169,7 +168,7 @@ TEST_CASE("json request: refused frames, with the exact reason") {
   };
   for (const Case& c : cases) {
     CAPTURE(c.frame);
-      auto r = map_json_request(c.frame, 100, "", 0);
+    auto r = map_json_request(c.frame, 100, "", 0);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().status == 502);
     CHECK(r.error().message == c.message);

@@ -29,7 +29,8 @@ struct CapturedStderr {
     std::string out;
     char buf[65536];
     ssize_t n;
-    while ((n = ::read(pipe.read.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    while ((n = ::read(pipe.read.get(), buf, sizeof buf)) > 0)
+      out.append(buf, static_cast<size_t>(n));
     return out;
   }
   Pipe pipe;
