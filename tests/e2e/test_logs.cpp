@@ -19,6 +19,46 @@ bool has_line(const std::string& text, const std::string& line) {
   return std::find(lines.begin(), lines.end(), line) != lines.end();
 }
 
+// hotwrap's stderr as a FIFO the test holds open and reads only when it wants to, as a container
+// runtime whose log reader can stall.
+class LogFifo {
+ public:
+  LogFifo() : path_(tmp_.path() + "/stderr") {
+    REQUIRE(::mkfifo(path_.c_str(), 0600) == 0);
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    REQUIRE(fd_ >= 0);
+  }
+  ~LogFifo() { ::close(fd_); }
+  LogFifo(const LogFifo&) = delete;
+  LogFifo& operator=(const LogFifo&) = delete;
+  // Starts hotwrap with its stderr going here.
+  void redirect(Server::Options& o) const {
+    o.wrapper = {"sh", "-c", "exec \"$@\" 2>" + path_, "sh"};
+  }
+  // Until the FIFO holds `bytes` unread (it holds 64 KiB): the log reader has stalled.
+  bool wait_full(int bytes) const {
+    return wait_until(
+        [&] {
+          int n = 0;
+          return ::ioctl(fd_, FIONREAD, &n) == 0 && n >= bytes;
+        },
+        5000ms);
+  }
+  // Reads what is there, appending it to what was read before; returns all of it.
+  const std::string& read() {
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(fd_, buf, sizeof buf)) > 0) text_.append(buf, static_cast<size_t>(n));
+    return text_;
+  }
+
+ private:
+  TempDir tmp_;
+  std::string path_;
+  int fd_ = -1;
+  std::string text_;
+};
+
 }  // namespace
 
 TEST_CASE("logs: FN_LOGFRAME_NAME/HDR frame every call on stdout and stderr") {
@@ -194,29 +234,18 @@ TEST_CASE("logs: one summary line per failed call by default, per call with HOTW
 }
 
 TEST_CASE("logs: a stalled log reader blocks neither the loop, another call, nor a deadline") {
-  // hotwrap's stderr is a FIFO the test holds open and does not read, as a container runtime
-  // whose log reader hangs.
-  TempDir tmp;
-  std::string fifo = tmp.path() + "/stderr";
-  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-  int log_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  REQUIRE(log_fd >= 0);
+  LogFifo log;
   Server::Options o;
   o.argv = {"sh", "-c",
             "read m; case $m in noisy) seq 1 60000 >&2; echo ok;; slow) sleep 30;; *) echo ok;; "
             "esac"};
-  o.wrapper = {"sh", "-c", "exec \"$@\" 2>" + fifo, "sh"};
   o.env = {{"HOTWRAP_STDERR_PREFIX", "1"}};
+  log.redirect(o);
   Server srv(o);
   Conn noisy = srv.connect();
   REQUIRE(noisy.send_request({.body = "noisy\n"}));
   // The FIFO fills up (64 KiB) long before the 60000 lines (about 400 KB with their ids) are out.
-  REQUIRE(wait_until(
-      [&] {
-        int n = 0;
-        return ::ioctl(log_fd, FIONREAD, &n) == 0 && n >= 60000;
-      },
-      5000ms));
+  REQUIRE(log.wait_full(60000));
   auto t0 = Clock::now();
   Conn other = srv.connect();
   Response quick = other.call({.body = "quick\n"}, 3000ms);
@@ -231,50 +260,29 @@ TEST_CASE("logs: a stalled log reader blocks neither the loop, another call, nor
   CHECK(r.status == 504);
   CHECK(r.completed_at < d.at);
   // The reader comes back: every line arrives, nothing was lost, and the noisy call finishes.
-  std::string log;
-  char buf[65536];
-  bool all = wait_until(
-      [&] {
-        ssize_t n;
-        while ((n = ::read(log_fd, buf, sizeof buf)) > 0) log.append(buf, static_cast<size_t>(n));
-        return log.find("] 60000\n") != std::string::npos;
-      },
-      10000ms);
-  CHECK(all);
+  CHECK(wait_until([&] { return log.read().find("] 60000\n") != std::string::npos; }, 10000ms));
   Response ok = noisy.read_response(5000ms);
   CHECK(ok.status == 200);
   CHECK(ok.body == "ok\n");
-  ::close(log_fd);
 }
 
 TEST_CASE(
     "logs: a call's lines are written before its answer; a stalled reader delays it boundedly") {
-  TempDir tmp;
-  std::string fifo = tmp.path() + "/stderr";
-  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-  int log_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  REQUIRE(log_fd >= 0);
+  LogFifo log;
   Server::Options o;
   o.argv = {"sh", "-c",
             "read m; [ \"$m\" = fill ] && seq 1 30000 >&2; echo \"why-$m\" >&2; exit 3"};
-  o.wrapper = {"sh", "-c", "exec \"$@\" 2>" + fifo, "sh"};
+  log.redirect(o);
   Server srv(o);
-  auto drain = [&] {
-    std::string got;
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::read(log_fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
-    return got;
-  };
   Conn c = srv.connect();
   SUBCASE("the reader keeps up: the lines are in the log before the answer reaches the caller") {
     Request req{.body = "one\n"};
     Response r = c.call(req);
-    std::string log = drain();  // read only now that the answer is here
-    INFO("log: " << printable(log));
+    std::string got = log.read();  // read only now that the answer is here
+    INFO("log: " << printable(got));
     CHECK(r.status == 502);
-    CHECK(log.find("[" + req.call_id() + "] why-one\n") != std::string::npos);
-    CHECK(log.find("call " + req.call_id() + ": 502: the command exited with status 3") !=
+    CHECK(got.find("[" + req.call_id() + "] why-one\n") != std::string::npos);
+    CHECK(got.find("call " + req.call_id() + ": 502: the command exited with status 3") !=
           std::string::npos);
   }
   SUBCASE("the reader stalls: the answer waits for its lines at most about 200 ms") {
@@ -282,12 +290,7 @@ TEST_CASE(
     // slow stderr of its own).
     Conn filler = srv.connect();
     REQUIRE(filler.send_request({.body = "fill\n"}));
-    REQUIRE(wait_until(
-        [&] {
-          int n = 0;
-          return ::ioctl(log_fd, FIONREAD, &n) == 0 && n >= 60000;
-        },
-        5000ms));
+    REQUIRE(log.wait_full(60000));
     Request req{.body = "two\n"};
     auto t0 = Clock::now();
     Response r = c.call(req, 5000ms);
@@ -296,14 +299,9 @@ TEST_CASE(
     CHECK(r.status == 502);
     CHECK(took >= 150ms);
     CHECK(took < 1500ms);
-    std::string log;
-    bool all = wait_until(
-        [&] {
-          log += drain();
-          return log.find("call " + req.call_id() + ": 502: ") != std::string::npos;
-        },
-        5000ms);
-    CHECK(all);  // nothing lost: the line came out once the reader read again
+    // Nothing lost: the line comes out once the reader reads again.
+    CHECK(wait_until(
+        [&] { return log.read().find("call " + req.call_id() + ": 502: ") != std::string::npos; },
+        5000ms));
   }
-  ::close(log_fd);
 }

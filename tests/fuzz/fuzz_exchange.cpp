@@ -28,18 +28,6 @@ using hotwrap::testing::FakeCalls;
 
 namespace {
 
-Verdict plain(const Outcome* o) {
-  Verdict v;
-  v.content_type = "text/plain";
-  if (o != nullptr && !o->ok()) {
-    v.status = o->kind == Outcome::Kind::TimedOut ? 504 : 502;
-    v.output_is_body = false;
-    v.message = "failed\n";
-    v.failed = true;
-  }
-  return v;
-}
-
 struct Owner final : HttpExchange::Owner {
   Route route(const RequestHead& head) override {
     Route r;
@@ -49,7 +37,7 @@ struct Owner final : HttpExchange::Owner {
       return r;
     }
     r.request.id = "c";
-    r.policy = plain;
+    r.policy = hotwrap::testing::plain_policy;
     return r;
   }
   const std::vector<Header>& response_headers() const override { return common; }

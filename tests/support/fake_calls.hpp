@@ -8,9 +8,24 @@
 #include <string_view>
 #include <vector>
 
+#include "hotwrap/reply.hpp"
 #include "hotwrap/runner.hpp"
 
 namespace hotwrap::testing {
+
+// A plain status policy for exchanges driven by fake calls: 200 with the output; a failure is
+// 502 (504 at a deadline) with a short message.
+inline Verdict plain_policy(const Outcome* o) {
+  Verdict v;
+  v.content_type = "text/plain";
+  if (o != nullptr && !o->ok()) {
+    v.status = o->timed_out() ? 504 : 502;
+    v.output_is_body = false;
+    v.message = "failed\n";
+    v.failed = true;
+  }
+  return v;
+}
 
 class FakeCalls;
 

@@ -16,19 +16,6 @@ using hotwrap::testing::FakeCalls;
 
 namespace {
 
-// A plain policy: 200 with the output, 502 with a message on failure.
-Verdict plain(const Outcome* o) {
-  Verdict v;
-  v.content_type = "text/plain";
-  if (o != nullptr && !o->ok()) {
-    v.status = 502;
-    v.output_is_body = false;
-    v.message = "failed\n";
-    v.failed = true;
-  }
-  return v;
-}
-
 struct Owner final : HttpExchange::Owner {
   Route route(const RequestHead& head) override {
     Route r;
@@ -38,7 +25,7 @@ struct Owner final : HttpExchange::Owner {
       return r;
     }
     r.request.id = "id" + std::to_string(++routed);
-    r.policy = plain;
+    r.policy = hotwrap::testing::plain_policy;
     return r;
   }
   const std::vector<Header>& response_headers() const override { return common; }
