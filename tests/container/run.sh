@@ -565,4 +565,12 @@ if [ -n "${BUILT[rev]:-}" ] && launch deadline hotwrap-example-rev yes "${DL_CMD
   fi
 fi
 
+
+# ---- the READMEs' shell blocks, as pasted ---------------------------------------------------------
+if "$ROOT/tests/readme/run.sh" >"$WORK/readme.log" 2>&1; then
+  pass "README blocks: $(tail -n 1 "$WORK/readme.log"); $(grep -c '^NOT RUN' "$WORK/readme.log") need an Fn server"
+else
+  fail "README blocks" "$(grep '^FAIL' "$WORK/readme.log" | head -n 3 | tr '\n' '|' | cut -c1-600)"
+fi
+
 finish

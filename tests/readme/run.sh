@@ -33,6 +33,11 @@ for readme in "$ROOT/README.md" "$ROOT"/examples/*/README.md; do
       continue
     fi
     log="$WORK/$base-$n.log"
+    # Containers the block names are removed before and after it: a block that failed half-way
+    # must not make the next run fail on a name in use.
+    names=$(grep -oE -- '--name[ =][^ ]+' "$block" | sed -E 's/--name[ =]//')
+    remove() { for c in $names; do docker rm -f "$c" >/dev/null 2>&1 || true; done; }
+    remove
     start=$SECONDS
     if (cd "$dir" && timeout 900 bash -eo pipefail "$block") >"$log" 2>&1; then
       echo "PASS $rel:$line ($((SECONDS - start)) s)"
@@ -41,6 +46,7 @@ for readme in "$ROOT/README.md" "$ROOT"/examples/*/README.md; do
       echo "FAIL $rel:$line ($((SECONDS - start)) s): $(tail -n 5 "$log" | tr '\n' '|' | cut -c1-400)"
       failed=$((failed + 1))
     fi
+    remove
   done < <(blocks "$readme" "$base")
 done
 echo "$passed passed, $failed failed"
