@@ -43,7 +43,7 @@ bin_dir=$build/tests/fuzz
 missing=()
 for t in "${targets[@]}"; do [[ -x $bin_dir/$t ]] || missing+=("$t"); done
 if ((${#missing[@]})); then
-  # fuzz_json_frames is built only once contracts/json.hpp exists (tests/fuzz/CMakeLists.txt).
+  # fuzz_json_frames is built only once protocols/json.hpp exists (tests/fuzz/CMakeLists.txt).
   echo "tests/fuzz/run.sh: targets not built: ${missing[*]}" >&2
   exit 1
 fi
