@@ -569,7 +569,7 @@ fi
 
 # ---- the READMEs' shell blocks, as pasted ---------------------------------------------------------
 if "$ROOT/tests/readme/run.sh" >"$WORK/readme.log" 2>&1; then
-  pass "README blocks: $(tail -n 1 "$WORK/readme.log"); $(grep -c '^NOT RUN' "$WORK/readme.log") need an Fn server"
+  pass "README blocks: $(tail -n 1 "$WORK/readme.log"); $(grep -c '^NOT RUN' "$WORK/readme.log") not run (they need an Fn server, or are the suite's own set-up)"
 else
   fail "README blocks" "$(grep '^FAIL' "$WORK/readme.log" | head -n 3 | tr '\n' '|' | cut -c1-600)"
 fi
