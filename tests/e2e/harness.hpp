@@ -36,6 +36,11 @@ using Clock = std::chrono::steady_clock;
 using WallClock = std::chrono::system_clock;
 using EnvList = std::vector<std::pair<std::string, std::string>>;
 
+// For a test that cannot run here (a missing privilege or tool), then returns at once: prints
+// "SKIPPED: <test>: <reason>" and counts it. The run ends with the number of skipped tests and
+// fails when the environment has CI=true, where every test must run.
+void skip_test(std::string_view reason);
+
 // Path of the binary under test: $HOTWRAP_BIN, else the path CMake compiled in.
 std::string hotwrap_bin();
 

@@ -381,7 +381,7 @@ TEST_CASE("faults: a command deleted or made non-executable after start is a 502
 TEST_CASE("faults: posix_spawn failing with EAGAIN (RLIMIT_NPROC) is a 502 and a log line") {
   if (::geteuid() != 0) {
     // RLIMIT_NPROC binds only a non-root uid; switching to one needs root.
-    MESSAGE("skipped: needs root to run hotwrap as uid " << kUnprivilegedUid);
+    skip_test("needs root to run hotwrap as uid " + std::to_string(kUnprivilegedUid));
     return;
   }
   TempDir scratch;
@@ -726,8 +726,8 @@ TEST_CASE("faults: the socket directory removed while serving: the open connecti
 
 TEST_CASE("faults: the socket directory made read-only while serving: serves, then exits 0") {
   if (::geteuid() != 0) {
-    MESSAGE("skipped: needs root to run hotwrap as uid " << kUnprivilegedUid
-                                                         << " (root ignores the directory's mode)");
+    skip_test("needs root to run hotwrap as uid " + std::to_string(kUnprivilegedUid) +
+              " (root ignores the directory's mode)");
     return;
   }
   TempDir scratch;
