@@ -55,7 +55,9 @@ void check_one_line(const std::string& err) {
 TEST_CASE("socket: phony socket with mode 0666 behind a relative lsnr.sock symlink") {
   Server srv({"cat"});
   MESSAGE("hotwrap ready (lsnr.sock created) " << srv.ready_time().count() << " ms after spawn");
-  CHECK(srv.ready_time() < 5000ms);
+  // Nothing slow comes before listening (a name lookup, waiting on the command): ready in a small
+  // part of the agent's start timeout (5 s) even on a loaded machine or in a sanitizer build.
+  CHECK(srv.ready_time() < 1000ms);
   check_handshake(srv);
   check_serves(srv);
 }
