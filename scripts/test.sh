@@ -30,7 +30,7 @@ stage() {  # stage NAME command...
   fi
 }
 
-sources() { git ls-files '*.cpp' '*.hpp' | grep -v '^examples/'; }
+sources() { git ls-files '*.cpp' '*.hpp' '*.c' '*.h' | grep -v '^examples/'; }
 
 run_format() {
   sources | xargs clang-format-19 --dry-run --Werror
