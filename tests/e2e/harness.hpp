@@ -76,6 +76,10 @@ int proc_fd_count(pid_t pid);
 std::optional<int> exit_code(int wait_status);
 std::optional<int> term_signal(int wait_status);
 std::string describe_status(int wait_status);
+// The same for a status that may be missing (nullopt: still running): a check on it then fails,
+// with no unchecked dereference.
+std::optional<int> exit_code(const std::optional<int>& wait_status);
+std::string describe_status(const std::optional<int>& wait_status);
 
 // Escapes control and non-ASCII bytes, truncating long strings, for failure messages.
 std::string printable(std::string_view s, std::size_t max = 400);

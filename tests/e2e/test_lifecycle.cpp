@@ -24,8 +24,8 @@ void check_exit_0(Server& srv, Ms timeout) {
   REQUIRE_MESSAGE(st.has_value(), "hotwrap still running "
                                       << timeout.count()
                                       << " ms after the signal; stderr: " << srv.stderr_text());
-  INFO(describe_status(*st) << "; stderr: " << srv.stderr_text());
-  CHECK(exit_code(*st) == 0);
+  INFO(describe_status(st) << "; stderr: " << srv.stderr_text());
+  CHECK(exit_code(st) == 0);
 }
 
 void check_socket_files_gone(const Server& srv) {

@@ -84,7 +84,11 @@ void start_call(CallEnv& env, const RequestHead& head) {
   env.clear();
   for (const Header& h : head.headers) {
     env.add_header(h.name, h.value);
-    if (iequals(h.name, "Fn-Deadline")) (void)parse_rfc3339(h.value);
+    if (iequals(h.name, "Fn-Deadline")) {
+      // Rejected, it says why in the log line.
+      auto deadline = parse_rfc3339(h.value);
+      assert(deadline.has_value() || !deadline.error().empty());
+    }
   }
   char* const* envp = env.envp();
   size_t n = 0;
