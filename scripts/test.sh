@@ -6,7 +6,7 @@
 #   scripts/test.sh release asan    only the named stages
 # The last line is the summary: "N passed, M failed" (stages).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$PWD
 jobs=$(nproc)
 all_stages=(format release asan tidy fuzz soak container)
