@@ -14,7 +14,9 @@ int getaddrinfo(const char* node, const char* service, const struct addrinfo* hi
   return EAI_FAIL;
 }
 
-void freeaddrinfo(struct addrinfo* res) { (void)res; }
+void freeaddrinfo(struct addrinfo* res) {
+  (void)res;
+}
 
 const char* gai_strerror(int err) {
   (void)err;

@@ -14,14 +14,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
+extern char** environ;
 
-static void fail(const char *what, int err) {
+static void fail(const char* what, int err) {
   fprintf(stderr, "bench: %s: %s\n", what, strerror(err));
   exit(1);
 }
 
-void bare_start(char *const argv[], bare_child *c) {
+void bare_start(char* const argv[], bare_child* c) {
   int in[2], outp[2];
   if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) fail("pipe2", errno);
   posix_spawn_file_actions_t fa;
@@ -37,9 +37,9 @@ void bare_start(char *const argv[], bare_child *c) {
   c->out = outp[0];
 }
 
-size_t bare_finish(bare_child *c, const char *body, size_t len, char *out, size_t cap) {
+size_t bare_finish(bare_child* c, const char* body, size_t len, char* out, size_t cap) {
   /* The bodies used here fit in the pipe: write it all, then EOF. */
-  const char *p = body;
+  const char* p = body;
   size_t left = len;
   while (left > 0) {
     ssize_t w = write(c->in, p, left);
@@ -52,7 +52,7 @@ size_t bare_finish(bare_child *c, const char *body, size_t len, char *out, size_
   size_t got = 0;
   char sink[4096];
   for (;;) {
-    char *dst = got < cap ? out + got : sink;
+    char* dst = got < cap ? out + got : sink;
     size_t room = got < cap ? cap - got : sizeof sink;
     ssize_t n = read(c->out, dst, room);
     if (n < 0 && errno == EINTR) continue;
@@ -72,15 +72,15 @@ size_t bare_finish(bare_child *c, const char *body, size_t len, char *out, size_
   return got;
 }
 
-size_t bare_spawn_call(const char *cmd, const char *body, size_t len, char *out, size_t cap) {
-  char *argv[] = {(char *)cmd, NULL};
+size_t bare_spawn_call(const char* cmd, const char* body, size_t len, char* out, size_t cap) {
+  char* argv[] = {(char*)cmd, NULL};
   bare_child c;
   bare_start(argv, &c);
   return bare_finish(&c, body, len, out, cap);
 }
 
-void run_shell(const char *script) {
-  char *argv[] = {"sh", "-c", (char *)script, NULL};
+void run_shell(const char* script) {
+  char* argv[] = {"sh", "-c", (char*)script, NULL};
   pid_t pid;
   int err = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ);
   if (err != 0) fail("posix_spawn /bin/sh", err);

@@ -10,13 +10,13 @@ typedef struct {
 } bare_child;
 
 /* posix_spawnp(argv[0]) with stdin and stdout on pipes. */
-void bare_start(char *const argv[], bare_child *c);
+void bare_start(char* const argv[], bare_child* c);
 /* Writes `len` bytes, closes stdin, reads stdout until EOF (at most cap bytes kept in out),
  * waitpid; dies unless the child exits 0. Returns the bytes read. */
-size_t bare_finish(bare_child *c, const char *body, size_t len, char *out, size_t cap);
+size_t bare_finish(bare_child* c, const char* body, size_t len, char* out, size_t cap);
 /* Both of the above: one call of `cmd` run directly. */
-size_t bare_spawn_call(const char *cmd, const char *body, size_t len, char *out, size_t cap);
+size_t bare_spawn_call(const char* cmd, const char* body, size_t len, char* out, size_t cap);
 
 /* Runs `/bin/sh -c script` and waits for it; dies unless it exits 0. */
-void run_shell(const char *script);
+void run_shell(const char* script);
 #endif

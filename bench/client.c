@@ -21,26 +21,26 @@ typedef struct {
   unsigned long seq;
 } conn_t;
 
-static void conn_open(conn_t *c, const char *path, size_t rdbuf) {
+static void conn_open(conn_t* c, const char* path, size_t rdbuf) {
   c->fd = unix_connect(path);
   rd_init(&c->rd, c->fd, rdbuf);
   c->seq = 0;
 }
 
 typedef struct {
-  char *buf;
+  char* buf;
   size_t cap, len;
 } collect_t;
 
-static void collect(void *arg, const char *p, size_t n) {
-  collect_t *c = arg;
+static void collect(void* arg, const char* p, size_t n) {
+  collect_t* c = arg;
   if (c->len + n > c->cap) die("response body larger than expected");
   memcpy(c->buf + c->len, p, n);
   c->len += n;
 }
 
 /* One call with a small body on the kept-alive connection; checks the echo. */
-static void small_call(conn_t *c, const char *body, size_t len, const char *expect, size_t elen) {
+static void small_call(conn_t* c, const char* body, size_t len, const char* expect, size_t elen) {
   static char got[1 << 16];
   collect_t col = {got, sizeof got, 0};
   send_small_call(c->fd, body, len, ++c->seq);
@@ -48,34 +48,35 @@ static void small_call(conn_t *c, const char *body, size_t len, const char *expe
   read_response(&c->rd, &h, collect, &col);
   if (h.status != 200) die("call answered %d: %.*s", h.status, (int)col.len, got);
   if (col.len != elen || memcmp(got, expect, elen) != 0)
-    die("unexpected response body (%zu bytes): %.*s", col.len, (int)(col.len < 200 ? col.len : 200), got);
+    die("unexpected response body (%zu bytes): %.*s", col.len, (int)(col.len < 200 ? col.len : 200),
+        got);
   if (!h.keep_alive) die("server closed the kept-alive connection");
 }
 
 /* ---- lat: per-call latency, hotwrap vs bare posix_spawn (vs a null server) ------------------- */
 
-static int cmd_lat(char **argv) {
+static int cmd_lat(char** argv) {
   const char *hw_sock = argv[0], *null_sock = argv[1];
   int batches = atoi(argv[2]), calls = atoi(argv[3]);
   size_t blen = (size_t)atol(argv[4]);
-  char *body = malloc(blen);
-  char *echo = malloc(blen + 1);
+  char* body = malloc(blen);
+  char* echo = malloc(blen + 1);
   for (size_t i = 0; i < blen; i++) body[i] = (char)('a' + (i * 7 + i / 26) % 26);
   conn_t hw, nul;
   conn_open(&hw, hw_sock, 1 << 16);
   conn_open(&nul, null_sock, 1 << 16);
 
   enum { HW, BARE, NUL, SIDES };
-  static const char *names[SIDES] = {"hotwrap", "bare", "null"};
-  double *t[SIDES];
-  double *bmed[SIDES];
-  double *all[SIDES]; /* every call, for the 10th percentile */
+  static const char* names[SIDES] = {"hotwrap", "bare", "null"};
+  double* t[SIDES];
+  double* bmed[SIDES];
+  double* all[SIDES]; /* every call, for the 10th percentile */
   for (int s = 0; s < SIDES; s++) {
     t[s] = malloc(sizeof(double) * (size_t)calls);
     all[s] = malloc(sizeof(double) * (size_t)calls * (size_t)batches);
     bmed[s] = malloc(sizeof(double) * (size_t)batches);
   }
-  double *ratio = malloc(sizeof(double) * (size_t)batches);
+  double* ratio = malloc(sizeof(double) * (size_t)batches);
 
   /* Warm-up: page cache, the kept-alive connections, hotwrap's first allocations. */
   for (int i = 0; i < 50; i++) {
@@ -102,8 +103,8 @@ static int cmd_lat(char **argv) {
       memcpy(all[s] + (size_t)b * (size_t)calls, t[s], sizeof(double) * (size_t)calls);
     }
     ratio[b] = bmed[HW][b] / bmed[BARE][b];
-    fprintf(stderr, "  batch %2d: hotwrap %7.1f us  bare %7.1f us  null %6.1f us  ratio %.3f\n", b + 1,
-            bmed[HW][b], bmed[BARE][b], bmed[NUL][b], ratio[b]);
+    fprintf(stderr, "  batch %2d: hotwrap %7.1f us  bare %7.1f us  null %6.1f us  ratio %.3f\n",
+            b + 1, bmed[HW][b], bmed[BARE][b], bmed[NUL][b], ratio[b]);
   }
   for (int s = 0; s < SIDES; s++) {
     printf("lat_%s_us=%.1f\n", names[s], median(bmed[s], (size_t)batches));
@@ -112,15 +113,18 @@ static int cmd_lat(char **argv) {
   }
   printf("lat_ratio=%.3f\n", median(ratio, (size_t)batches));
   size_t total = (size_t)calls * (size_t)batches;
-  for (int s = 0; s < SIDES; s++) printf("lat_%s_us_p10=%.1f\n", names[s], percentile(all[s], total, 0.1));
-  printf("lat_p10_ratio=%.3f\n", percentile(all[HW], total, 0.1) / percentile(all[BARE], total, 0.1));
+  for (int s = 0; s < SIDES; s++)
+    printf("lat_%s_us_p10=%.1f\n", names[s], percentile(all[s], total, 0.1));
+  printf("lat_p10_ratio=%.3f\n",
+         percentile(all[HW], total, 0.1) / percentile(all[BARE], total, 0.1));
   printf("lat_ratio_min=%.3f\nlat_ratio_max=%.3f\n", percentile(ratio, (size_t)batches, 0),
          percentile(ratio, (size_t)batches, 1));
   printf("lat_batches=%d\nlat_calls=%d\nlat_body=%zu\n", batches, calls, blen);
   return 0;
 }
 
-/* ---- stream: one call streaming BYTES through cat, vs a shell pipeline ------------------------ */
+/* ---- stream: one call streaming BYTES through cat, vs a shell pipeline ------------------------
+ */
 
 typedef struct {
   int fd;
@@ -129,12 +133,12 @@ typedef struct {
   unsigned long seq;
 } writer_arg;
 
-static void *stream_writer(void *p) {
-  writer_arg *a = p;
+static void* stream_writer(void* p) {
+  writer_arg* a = p;
   char head[512];
   size_t hn = agent_head(head, sizeof head, a->seq);
   write_all(a->fd, head, hn);
-  char *data = malloc(a->chunk);
+  char* data = malloc(a->chunk);
   memset(data, 'x', a->chunk);
   uint64_t left = a->bytes;
   while (left > 0) {
@@ -151,7 +155,7 @@ static void *stream_writer(void *p) {
 }
 
 /* Sends `bytes` as a chunked body from a second thread while this one reads the response. */
-static double stream_call(conn_t *c, uint64_t bytes, size_t chunk) {
+static double stream_call(conn_t* c, uint64_t bytes, size_t chunk) {
   writer_arg a = {c->fd, bytes, chunk, ++c->seq};
   pthread_t th;
   uint64_t t0 = now_ns();
@@ -161,8 +165,9 @@ static double stream_call(conn_t *c, uint64_t bytes, size_t chunk) {
   uint64_t t1 = now_ns();
   pthread_join(th, NULL);
   if (h.status != 200) die("stream call answered %d", h.status);
-  if (got != bytes) die("stream call echoed %llu of %llu bytes", (unsigned long long)got,
-                        (unsigned long long)bytes);
+  if (got != bytes)
+    die("stream call echoed %llu of %llu bytes", (unsigned long long)got,
+        (unsigned long long)bytes);
   return (double)(t1 - t0) / 1e9;
 }
 
@@ -173,7 +178,7 @@ static double cpu_s(int who) {
          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static int cmd_stream(char **argv) {
+static int cmd_stream(char** argv) {
   const char *hw_sock = argv[0], *null_sock = argv[1];
   uint64_t bytes = strtoull(argv[2], NULL, 10);
   int reps = atoi(argv[3]);
@@ -185,12 +190,14 @@ static int cmd_stream(char **argv) {
   conn_t hw, nul;
   conn_open(&hw, hw_sock, 256 << 10);
   conn_open(&nul, null_sock, 256 << 10);
-  double *hw_mibs = malloc(sizeof(double) * (size_t)reps), *pipe_mibs = malloc(sizeof(double) * (size_t)reps);
-  double *null_mibs = malloc(sizeof(double) * (size_t)(null_reps > 0 ? null_reps : 1));
-  double *ratio = malloc(sizeof(double) * (size_t)reps);
+  double *hw_mibs = malloc(sizeof(double) * (size_t)reps),
+         *pipe_mibs = malloc(sizeof(double) * (size_t)reps);
+  double* null_mibs = malloc(sizeof(double) * (size_t)(null_reps > 0 ? null_reps : 1));
+  double* ratio = malloc(sizeof(double) * (size_t)reps);
   /* CPU seconds per repetition: this client's for the hotwrap side, the pipeline's own (sh, head,
    * cat, cat: reaped descendants) for the baseline. */
-  double *cpu_client = malloc(sizeof(double) * (size_t)reps), *cpu_pipe = malloc(sizeof(double) * (size_t)reps);
+  double *cpu_client = malloc(sizeof(double) * (size_t)reps),
+         *cpu_pipe = malloc(sizeof(double) * (size_t)reps);
   const double mib = (double)bytes / (1 << 20);
   /* Pairs back to back, the order alternating, so both sides of a pair see the same load. */
   for (int r = 0; r < reps; r++) {
@@ -208,8 +215,8 @@ static int cmd_stream(char **argv) {
       }
     }
     ratio[r] = hw_mibs[r] / pipe_mibs[r];
-    fprintf(stderr, "  rep %2d: hotwrap %7.1f MiB/s  pipeline %7.1f MiB/s  ratio %.3f\n", r + 1, hw_mibs[r],
-            pipe_mibs[r], ratio[r]);
+    fprintf(stderr, "  rep %2d: hotwrap %7.1f MiB/s  pipeline %7.1f MiB/s  ratio %.3f\n", r + 1,
+            hw_mibs[r], pipe_mibs[r], ratio[r]);
   }
   /* The client's own ceiling: the same calls answered by the null server. */
   for (int r = 0; r < null_reps; r++) {
@@ -217,25 +224,29 @@ static int cmd_stream(char **argv) {
     fprintf(stderr, "  null server %d: %7.1f MiB/s\n", r + 1, null_mibs[r]);
   }
   size_t n = (size_t)reps;
-  printf("stream_hotwrap_mibs=%.1f\nstream_pipeline_mibs=%.1f\n", median(hw_mibs, n), median(pipe_mibs, n));
+  printf("stream_hotwrap_mibs=%.1f\nstream_pipeline_mibs=%.1f\n", median(hw_mibs, n),
+         median(pipe_mibs, n));
   printf("stream_null_mibs=%.1f\n", median(null_mibs, (size_t)null_reps));
   printf("stream_ratio=%.3f\n", median(ratio, n));
-  printf("stream_ratio_min=%.3f\nstream_ratio_max=%.3f\n", percentile(ratio, n, 0), percentile(ratio, n, 1));
+  printf("stream_ratio_min=%.3f\nstream_ratio_max=%.3f\n", percentile(ratio, n, 0),
+         percentile(ratio, n, 1));
   /* Best of each side: the runs least disturbed by other load. */
   printf("stream_best_ratio=%.3f\n", percentile(hw_mibs, n, 1) / percentile(pipe_mibs, n, 1));
-  printf("stream_hotwrap_best_mibs=%.1f\nstream_pipeline_best_mibs=%.1f\n", percentile(hw_mibs, n, 1),
-         percentile(pipe_mibs, n, 1));
-  printf("stream_cpu_client_s=%.3f\nstream_cpu_pipeline_s=%.3f\n", median(cpu_client, n), median(cpu_pipe, n));
+  printf("stream_hotwrap_best_mibs=%.1f\nstream_pipeline_best_mibs=%.1f\n",
+         percentile(hw_mibs, n, 1), percentile(pipe_mibs, n, 1));
+  printf("stream_cpu_client_s=%.3f\nstream_cpu_pipeline_s=%.3f\n", median(cpu_client, n),
+         median(cpu_pipe, n));
   printf("stream_reps=%d\nstream_chunk=%zu\nstream_mib=%.0f\n", reps, chunk, mib);
   return 0;
 }
 
-/* ---- calls: N small calls (to leave hotwrap idle after them) ----------------------------------- */
+/* ---- calls: N small calls (to leave hotwrap idle after them) -----------------------------------
+ */
 
-static int cmd_calls(char **argv) {
+static int cmd_calls(char** argv) {
   int n = atoi(argv[1]);
   size_t blen = (size_t)atol(argv[2]);
-  char *body = malloc(blen);
+  char* body = malloc(blen);
   memset(body, 'b', blen);
   conn_t c;
   conn_open(&c, argv[0], 1 << 16);
@@ -244,20 +255,21 @@ static int cmd_calls(char **argv) {
   return 0;
 }
 
-/* ---- prespawn: calls with idle time between them, prespawned vs spawned per call --------------- */
+/* ---- prespawn: calls with idle time between them, prespawned vs spawned per call ---------------
+ */
 
 /* Sides: hotwrap with HOTWRAP_PRESPAWN=1, hotwrap spawning per call, and the floor: this program
  * holding a process of the same command started ahead of its call, written to directly. */
-static int cmd_prespawn(char **argv) {
+static int cmd_prespawn(char** argv) {
   int n = atoi(argv[2]), sleep_ms = atoi(argv[3]);
-  char **cmd = argv + 4; /* the command, for the floor side */
+  char** cmd = argv + 4; /* the command, for the floor side */
   static const char body[] = "{\"name\":\"Bench\"}";
   static const char expect[] = "Hello Bench from Node!\n";
   enum { HOT, COLD, FLOOR, SIDES };
   conn_t hot, cold;
   conn_open(&hot, argv[0], 1 << 16);
   conn_open(&cold, argv[1], 1 << 16);
-  double *t[SIDES];
+  double* t[SIDES];
   for (int s = 0; s < SIDES; s++) t[s] = malloc(sizeof(double) * (size_t)n);
   struct timespec idle = {sleep_ms / 1000, (long)(sleep_ms % 1000) * 1000000L};
   char out[256];
@@ -273,15 +285,16 @@ static int cmd_prespawn(char **argv) {
       uint64_t t0 = now_ns();
       if (s == FLOOR) {
         size_t got = bare_finish(&warm, body, sizeof body - 1, out, sizeof out);
-        if (got != sizeof expect - 1 || memcmp(out, expect, got) != 0) die("floor: unexpected output");
+        if (got != sizeof expect - 1 || memcmp(out, expect, got) != 0)
+          die("floor: unexpected output");
       } else {
         small_call(s == HOT ? &hot : &cold, body, sizeof body - 1, expect, sizeof expect - 1);
       }
       t[s][i] = (double)(now_ns() - t0) / 1e6;
       if (s == FLOOR) bare_start(cmd, &warm); /* the next one boots while idle, as hotwrap's does */
     }
-    fprintf(stderr, "  call %2d: prespawned %7.2f ms  per-call spawn %7.2f ms  floor %7.2f ms\n", i + 1,
-            t[HOT][i], t[COLD][i], t[FLOOR][i]);
+    fprintf(stderr, "  call %2d: prespawned %7.2f ms  per-call spawn %7.2f ms  floor %7.2f ms\n",
+            i + 1, t[HOT][i], t[COLD][i], t[FLOOR][i]);
   }
   bare_finish(&warm, body, sizeof body - 1, out, sizeof out);
   double hot_ms = median(t[HOT], (size_t)n), cold_ms = median(t[COLD], (size_t)n);
@@ -291,12 +304,13 @@ static int cmd_prespawn(char **argv) {
   printf("pre_hot_ms_p90=%.2f\npre_cold_ms_p90=%.2f\npre_floor_ms_p90=%.2f\n",
          percentile(t[HOT], (size_t)n, 0.9), percentile(t[COLD], (size_t)n, 0.9),
          percentile(t[FLOOR], (size_t)n, 0.9));
-  printf("pre_p10_ratio=%.3f\n", percentile(t[HOT], (size_t)n, 0.1) / percentile(t[COLD], (size_t)n, 0.1));
+  printf("pre_p10_ratio=%.3f\n",
+         percentile(t[HOT], (size_t)n, 0.1) / percentile(t[COLD], (size_t)n, 0.1));
   printf("pre_calls=%d\npre_sleep_ms=%d\n", n, sleep_ms);
   return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc >= 7 && strcmp(argv[1], "lat") == 0) return cmd_lat(argv + 2);
   if (argc >= 8 && strcmp(argv[1], "stream") == 0) return cmd_stream(argv + 2);
   if (argc >= 5 && strcmp(argv[1], "calls") == 0) return cmd_calls(argv + 2);

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static inline void die(const char *fmt, ...) {
+static inline void die(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("bench: ", stderr);
@@ -36,15 +36,15 @@ static inline uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
+static inline int cmp_double(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
   return x < y ? -1 : x > y;
 }
 
 /* Median of n values (the array is left untouched). */
-static inline double median(const double *v, size_t n) {
+static inline double median(const double* v, size_t n) {
   if (n == 0) return 0;
-  double *c = malloc(n * sizeof *c);
+  double* c = malloc(n * sizeof *c);
   if (!c) die("out of memory");
   memcpy(c, v, n * sizeof *c);
   qsort(c, n, sizeof *c, cmp_double);
@@ -53,9 +53,9 @@ static inline double median(const double *v, size_t n) {
   return m;
 }
 
-static inline double percentile(const double *v, size_t n, double p) {
+static inline double percentile(const double* v, size_t n, double p) {
   if (n == 0) return 0;
-  double *c = malloc(n * sizeof *c);
+  double* c = malloc(n * sizeof *c);
   if (!c) die("out of memory");
   memcpy(c, v, n * sizeof *c);
   qsort(c, n, sizeof *c, cmp_double);
@@ -65,8 +65,8 @@ static inline double percentile(const double *v, size_t n, double p) {
   return m;
 }
 
-static inline void write_all(int fd, const void *p, size_t n) {
-  const char *c = p;
+static inline void write_all(int fd, const void* p, size_t n) {
+  const char* c = p;
   while (n > 0) {
     ssize_t w = write(fd, c, n);
     if (w < 0 && errno == EINTR) continue;
@@ -76,7 +76,7 @@ static inline void write_all(int fd, const void *p, size_t n) {
   }
 }
 
-static inline void writev_all(int fd, struct iovec *iov, int cnt) {
+static inline void writev_all(int fd, struct iovec* iov, int cnt) {
   while (cnt > 0) {
     ssize_t w = writev(fd, iov, cnt);
     if (w < 0 && errno == EINTR) continue;
@@ -88,19 +88,19 @@ static inline void writev_all(int fd, struct iovec *iov, int cnt) {
       cnt--;
     }
     if (cnt > 0) {
-      iov->iov_base = (char *)iov->iov_base + left;
+      iov->iov_base = (char*)iov->iov_base + left;
       iov->iov_len -= left;
     }
   }
 }
 
-static inline int unix_connect(const char *path) {
+static inline int unix_connect(const char* path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) die("socket: %s", strerror(errno));
   struct sockaddr_un a = {.sun_family = AF_UNIX};
   if (strlen(path) >= sizeof a.sun_path) die("socket path too long: %s", path);
   strcpy(a.sun_path, path);
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) die("connect %s: %s", path, strerror(errno));
+  if (connect(fd, (struct sockaddr*)&a, sizeof a) < 0) die("connect %s: %s", path, strerror(errno));
   return fd;
 }
 
@@ -108,11 +108,11 @@ static inline int unix_connect(const char *path) {
 
 typedef struct {
   int fd;
-  char *buf;
+  char* buf;
   size_t cap, r, w;
 } rd_t;
 
-static inline void rd_init(rd_t *rd, int fd, size_t cap) {
+static inline void rd_init(rd_t* rd, int fd, size_t cap) {
   rd->fd = fd;
   rd->cap = cap;
   rd->r = rd->w = 0;
@@ -120,10 +120,12 @@ static inline void rd_init(rd_t *rd, int fd, size_t cap) {
   if (!rd->buf) die("out of memory");
 }
 
-static inline void rd_free(rd_t *rd) { free(rd->buf); }
+static inline void rd_free(rd_t* rd) {
+  free(rd->buf);
+}
 
 /* Reads more; returns 0 at EOF. */
-static inline size_t rd_fill(rd_t *rd) {
+static inline size_t rd_fill(rd_t* rd) {
   if (rd->r == rd->w) {
     rd->r = rd->w = 0;
   } else if (rd->w == rd->cap) {
@@ -142,10 +144,10 @@ static inline size_t rd_fill(rd_t *rd) {
 }
 
 /* One line without its CRLF; NULL at EOF before any byte of it. */
-static inline char *rd_line(rd_t *rd, size_t *len) {
+static inline char* rd_line(rd_t* rd, size_t* len) {
   for (;;) {
-    char *s = rd->buf + rd->r;
-    char *nl = memchr(s, '\n', rd->w - rd->r);
+    char* s = rd->buf + rd->r;
+    char* nl = memchr(s, '\n', rd->w - rd->r);
     if (nl) {
       size_t n = (size_t)(nl - s);
       rd->r += n + 1;
@@ -162,7 +164,7 @@ static inline char *rd_line(rd_t *rd, size_t *len) {
 }
 
 /* Up to max bytes, in place; 0 at EOF. */
-static inline size_t rd_take(rd_t *rd, size_t max, const char **p) {
+static inline size_t rd_take(rd_t* rd, size_t max, const char** p) {
   if (rd->r == rd->w && rd_fill(rd) == 0) return 0;
   size_t n = rd->w - rd->r;
   if (n > max) n = max;
@@ -171,18 +173,18 @@ static inline size_t rd_take(rd_t *rd, size_t max, const char **p) {
   return n;
 }
 
-typedef void (*body_fn)(void *arg, const char *p, size_t n);
+typedef void (*body_fn)(void* arg, const char* p, size_t n);
 
 /* Reads a chunked body (after the head), handing each piece to fn. Returns the body size;
  * *complete says whether the terminating zero chunk arrived. */
-static inline uint64_t read_chunked(rd_t *rd, body_fn fn, void *arg, int *complete) {
+static inline uint64_t read_chunked(rd_t* rd, body_fn fn, void* arg, int* complete) {
   uint64_t total = 0;
   *complete = 0;
   for (;;) {
     size_t len;
-    char *line = rd_line(rd, &len);
+    char* line = rd_line(rd, &len);
     if (!line) return total;
-    char *end;
+    char* end;
     unsigned long long size = strtoull(line, &end, 16);
     if (end == line) die("bad chunk size line: '%s'", line);
     if (size == 0) {
@@ -192,7 +194,7 @@ static inline uint64_t read_chunked(rd_t *rd, body_fn fn, void *arg, int *comple
       return total;
     }
     while (size > 0) {
-      const char *p;
+      const char* p;
       size_t n = rd_take(rd, size, &p);
       if (n == 0) return total;
       if (fn) fn(arg, p, n);
@@ -211,9 +213,9 @@ typedef struct {
 } head_t;
 
 /* Reads a response (or request, with is_request) head. Returns 0 at a clean EOF. */
-static inline int read_head(rd_t *rd, head_t *h, int is_request) {
+static inline int read_head(rd_t* rd, head_t* h, int is_request) {
   size_t len;
-  char *line = rd_line(rd, &len);
+  char* line = rd_line(rd, &len);
   if (!line) return 0;
   memset(h, 0, sizeof *h);
   h->content_length = -1;
@@ -223,30 +225,35 @@ static inline int read_head(rd_t *rd, head_t *h, int is_request) {
     h->status = atoi(line + 9);
   }
   while ((line = rd_line(rd, &len)) && len > 0) {
-    if (strncasecmp(line, "content-length:", 15) == 0) h->content_length = strtoll(line + 15, NULL, 10);
-    if (strncasecmp(line, "transfer-encoding:", 18) == 0 && strcasestr(line + 18, "chunked")) h->chunked = 1;
-    if (strncasecmp(line, "connection:", 11) == 0 && strcasestr(line + 11, "close")) h->keep_alive = 0;
+    if (strncasecmp(line, "content-length:", 15) == 0)
+      h->content_length = strtoll(line + 15, NULL, 10);
+    if (strncasecmp(line, "transfer-encoding:", 18) == 0 && strcasestr(line + 18, "chunked"))
+      h->chunked = 1;
+    if (strncasecmp(line, "connection:", 11) == 0 && strcasestr(line + 11, "close"))
+      h->keep_alive = 0;
   }
   if (!line) die("connection closed mid-head");
   return 1;
 }
 
 /* Reads one full response. Returns the body size; dies on a short or broken body. */
-static inline uint64_t read_response(rd_t *rd, head_t *h, body_fn fn, void *arg) {
+static inline uint64_t read_response(rd_t* rd, head_t* h, body_fn fn, void* arg) {
   if (!read_head(rd, h, 0)) die("connection closed before the response");
   if (h->chunked) {
     int complete;
     uint64_t n = read_chunked(rd, fn, arg, &complete);
-    if (!complete) die("chunked response ended without its zero chunk (after %llu bytes)",
-                       (unsigned long long)n);
+    if (!complete)
+      die("chunked response ended without its zero chunk (after %llu bytes)",
+          (unsigned long long)n);
     return n;
   }
   uint64_t want = h->content_length < 0 ? 0 : (uint64_t)h->content_length, got = 0;
   while (got < want) {
-    const char *p;
+    const char* p;
     size_t n = rd_take(rd, want - got, &p);
-    if (n == 0) die("connection closed mid-body (%llu of %llu)", (unsigned long long)got,
-                    (unsigned long long)want);
+    if (n == 0)
+      die("connection closed mid-body (%llu of %llu)", (unsigned long long)got,
+          (unsigned long long)want);
     if (fn) fn(arg, p, n);
     got += n;
   }
@@ -257,7 +264,7 @@ static inline uint64_t read_response(rd_t *rd, head_t *h, body_fn fn, void *arg)
 
 /* Head of a request as the Fn agent (Go net/http) writes it: chunked body, Fn-Call-Id (ULID-like),
  * Fn-Deadline (RFC 3339, whole seconds). */
-static inline size_t agent_head(char *out, size_t cap, unsigned long seq) {
+static inline size_t agent_head(char* out, size_t cap, unsigned long seq) {
   static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   char id[27];
   uint64_t x = (uint64_t)seq * 0x9E3779B97F4A7C15ull ^ now_ns();
@@ -291,12 +298,12 @@ static inline size_t agent_head(char *out, size_t cap, unsigned long seq) {
 
 /* Sends one whole small request the way Go's transport does: the head and the body's one chunk
  * go out in one write (FlushAfterChunkWriter), the terminating zero chunk in a second one. */
-static inline void send_small_call(int fd, const char *body, size_t len, unsigned long seq) {
+static inline void send_small_call(int fd, const char* body, size_t len, unsigned long seq) {
   char head[512];
   size_t hn = agent_head(head, sizeof head, seq);
   char sz[24];
   int sn = snprintf(sz, sizeof sz, "%zx\r\n", len);
-  struct iovec iov[4] = {{head, hn}, {sz, (size_t)sn}, {(void *)body, len}, {"\r\n", 2}};
+  struct iovec iov[4] = {{head, hn}, {sz, (size_t)sn}, {(void*)body, len}, {"\r\n", 2}};
   writev_all(fd, iov, len > 0 ? 4 : 1);
   write_all(fd, "0\r\n\r\n", 5);
 }

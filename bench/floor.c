@@ -3,9 +3,9 @@
 #include <event2/event.h>
 #include <unistd.h>
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   (void)argv;
-  struct event_base *base = event_base_new();
+  struct event_base* base = event_base_new();
   if (base == NULL) return 1;
   if (argc > 1) return 0;
   for (;;) pause();

@@ -13,7 +13,7 @@
 static void serve(int fd) {
   rd_t rd;
   rd_init(&rd, fd, 256 << 10);
-  char *held = malloc(HOLD);
+  char* held = malloc(HOLD);
   static const char head_cl[] =
       "HTTP/1.1 200 OK\r\nFn-Fdk-Version: null/0\r\nContent-Type: application/octet-stream\r\n"
       "Content-Length: %zu\r\n\r\n";
@@ -30,7 +30,7 @@ static void serve(int fd) {
       uint64_t size;
       if (h.chunked) {
         size_t len;
-        char *line = rd_line(&rd, &len);
+        char* line = rd_line(&rd, &len);
         if (!line) goto out;
         size = strtoull(line, NULL, 16);
         if (size == 0) {
@@ -43,7 +43,7 @@ static void serve(int fd) {
         done = 1;
       }
       while (size > 0) {
-        const char *p;
+        const char* p;
         size_t n = rd_take(&rd, size, &p);
         if (n == 0) goto out;
         size -= n;
@@ -56,13 +56,15 @@ static void serve(int fd) {
           streaming = 1;
           char sz[24];
           int sn = snprintf(sz, sizeof sz, "%zx\r\n", n_held);
-          struct iovec iov[4] = {{(void *)head_chunked, sizeof head_chunked - 1}, {sz, (size_t)sn},
-                                 {held, n_held}, {"\r\n", 2}};
+          struct iovec iov[4] = {{(void*)head_chunked, sizeof head_chunked - 1},
+                                 {sz, (size_t)sn},
+                                 {held, n_held},
+                                 {"\r\n", 2}};
           writev_all(fd, iov, 4);
         }
         char sz[24];
         int sn = snprintf(sz, sizeof sz, "%zx\r\n", n);
-        struct iovec iov[3] = {{sz, (size_t)sn}, {(void *)p, n}, {"\r\n", 2}};
+        struct iovec iov[3] = {{sz, (size_t)sn}, {(void*)p, n}, {"\r\n", 2}};
         writev_all(fd, iov, 3);
       }
       if (h.chunked) {
@@ -85,7 +87,7 @@ out:
   close(fd);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc != 2) die("usage: null_server SOCKET_PATH");
   signal(SIGPIPE, SIG_IGN);
   int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -93,7 +95,8 @@ int main(int argc, char **argv) {
   if (strlen(argv[1]) >= sizeof a.sun_path) die("path too long");
   strcpy(a.sun_path, argv[1]);
   unlink(argv[1]);
-  if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 16) < 0) die("bind/listen: %s", strerror(errno));
+  if (bind(l, (struct sockaddr*)&a, sizeof a) < 0 || listen(l, 16) < 0)
+    die("bind/listen: %s", strerror(errno));
   for (;;) {
     int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) {

@@ -14,6 +14,23 @@ add_compile_options(-ffunction-sections -fdata-sections)
 set(CMAKE_C_FLAGS_RELEASE "-Os -DNDEBUG")
 set(CMAKE_CXX_FLAGS_RELEASE "-Os -DNDEBUG")
 
+# Hardening: hotwrap parses HTTP from the network. The sanitizer and fuzz builds go without it:
+# ASan makes the checks the fortified functions would, and more.
+if(NOT HOTWRAP_SANITIZE AND NOT HOTWRAP_FUZZ)
+  # No -fcf-protection: the static glibc objects lack IBT/SHSTK, so the linker drops the property
+  # and the kernel would not enforce it.
+  add_compile_options(-fstack-protector-strong -fstack-clash-protection)
+  # The fortified functions need optimisation to know object sizes (at -O0 glibc warns, an error
+  # with HOTWRAP_WERROR); level 3 also checks sizes known only at run time.
+  add_compile_options($<$<NOT:$<CONFIG:Debug>>:-U_FORTIFY_SOURCE>
+                      $<$<NOT:$<CONFIG:Debug>>:-D_FORTIFY_SOURCE=3>)
+  add_compile_definitions(_GLIBCXX_ASSERTIONS)
+  add_link_options(-Wl,-z,relro,-z,now -Wl,-z,noexecstack)
+endif()
+# -static, not -static-pie: with the flags above the stripped binary is 1,244,320 bytes, and
+# 1,318,560 as a static PIE, over its 1.25 MiB budget.
+set(HOTWRAP_STATIC_LINK -static CACHE STRING "Link option of the static hotwrap binary")
+
 if(HOTWRAP_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
   add_link_options(-fsanitize=address,undefined -fno-sanitize-recover=all)

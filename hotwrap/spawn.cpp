@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string_view>
+#include <utility>
 
 namespace hotwrap {
 
@@ -16,19 +17,40 @@ namespace {
 
 sigset_t g_reset_to_default;  // written once by capture_inherited_signal_state()
 
-struct SpawnAttr {
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  SpawnAttr() {
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-  }
+// Owns a posix_spawnattr_t; destroys it only if it was initialised.
+class SpawnAttr {
+ public:
+  SpawnAttr() : init_err_(::posix_spawnattr_init(&attr_)) {}
   ~SpawnAttr() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    if (init_err_ == 0) ::posix_spawnattr_destroy(&attr_);
   }
   SpawnAttr(const SpawnAttr&) = delete;
   SpawnAttr& operator=(const SpawnAttr&) = delete;
+
+  int init_error() const { return init_err_; }
+  posix_spawnattr_t* get() { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_{};
+  int init_err_;
+};
+
+// Owns a posix_spawn_file_actions_t; destroys it only if it was initialised.
+class SpawnFileActions {
+ public:
+  SpawnFileActions() : init_err_(::posix_spawn_file_actions_init(&actions_)) {}
+  ~SpawnFileActions() {
+    if (init_err_ == 0) ::posix_spawn_file_actions_destroy(&actions_);
+  }
+  SpawnFileActions(const SpawnFileActions&) = delete;
+  SpawnFileActions& operator=(const SpawnFileActions&) = delete;
+
+  int init_error() const { return init_err_; }
+  posix_spawn_file_actions_t* get() { return &actions_; }
+
+ private:
+  posix_spawn_file_actions_t actions_{};
+  int init_err_;
 };
 
 }  // namespace
@@ -61,12 +83,19 @@ Result<Child> spawn_command(const char* path, char* const* argv, char* const* en
   if (auto r = plumb(plan.out, false, child.out, child_out); !r) return std::unexpected(r.error());
   if (auto r = plumb(plan.err, false, child.err, child_err); !r) return std::unexpected(r.error());
 
-  SpawnAttr sa;
+  // The set-up calls, like posix_spawn, return their error number rather than setting errno.
+  SpawnFileActions actions;
+  if (actions.init_error() != 0)
+    return sys_fail("posix_spawn_file_actions_init", actions.init_error());
   // dup2 onto 0/1/2 clears close-on-exec for the child's copy only; every other descriptor of
   // hotwrap is close-on-exec, so the child inherits nothing else.
-  if (child_in) posix_spawn_file_actions_adddup2(&sa.actions, child_in.get(), STDIN_FILENO);
-  if (child_out) posix_spawn_file_actions_adddup2(&sa.actions, child_out.get(), STDOUT_FILENO);
-  if (child_err) posix_spawn_file_actions_adddup2(&sa.actions, child_err.get(), STDERR_FILENO);
+  for (auto [fd, target] :
+       {std::pair{child_in.get(), STDIN_FILENO}, std::pair{child_out.get(), STDOUT_FILENO},
+        std::pair{child_err.get(), STDERR_FILENO}}) {
+    if (fd < 0) continue;
+    if (int err = ::posix_spawn_file_actions_adddup2(actions.get(), fd, target); err != 0)
+      return sys_fail("posix_spawn_file_actions_adddup2", err);
+  }
   // Given hotwrap's terminal as its stdin (the default format under `docker run -it`), the
   // command in its own process group would be a background job there: its first read stops it
   // with SIGTTIN and the call hangs. It becomes the terminal's foreground group instead, as the
@@ -74,17 +103,24 @@ Result<Child> spawn_command(const char* path, char* const* argv, char* const* en
   // the SIGTTOU a background tcsetpgrp would raise is not an issue.)
   if (plan.in == Stdio::Inherit && ::isatty(STDIN_FILENO) == 1 &&
       ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) {
-    posix_spawn_file_actions_addtcsetpgrp_np(&sa.actions, STDIN_FILENO);
+    if (int err = ::posix_spawn_file_actions_addtcsetpgrp_np(actions.get(), STDIN_FILENO); err != 0)
+      return sys_fail("posix_spawn_file_actions_addtcsetpgrp_np", err);
   }
+  SpawnAttr attr;
+  if (attr.init_error() != 0) return sys_fail("posix_spawnattr_init", attr.init_error());
   sigset_t empty;
   sigemptyset(&empty);
-  posix_spawnattr_setsigmask(&sa.attr, &empty);
-  posix_spawnattr_setsigdefault(&sa.attr, &g_reset_to_default);
-  posix_spawnattr_setpgroup(&sa.attr, 0);
-  posix_spawnattr_setflags(&sa.attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  if (int err = ::posix_spawnattr_setsigmask(attr.get(), &empty); err != 0)
+    return sys_fail("posix_spawnattr_setsigmask", err);
+  if (int err = ::posix_spawnattr_setsigdefault(attr.get(), &g_reset_to_default); err != 0)
+    return sys_fail("posix_spawnattr_setsigdefault", err);
+  if (int err = ::posix_spawnattr_setpgroup(attr.get(), 0); err != 0)
+    return sys_fail("posix_spawnattr_setpgroup", err);
+  const short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (int err = ::posix_spawnattr_setflags(attr.get(), flags); err != 0)
+    return sys_fail("posix_spawnattr_setflags", err);
   pid_t pid = -1;
-  int err = ::posix_spawn(&pid, path, &sa.actions, &sa.attr, argv, envp);
+  int err = ::posix_spawn(&pid, path, actions.get(), attr.get(), argv, envp);
   if (err != 0) return sys_fail("posix_spawn", err);
   child.pid = pid;
   return child;

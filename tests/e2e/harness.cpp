@@ -202,6 +202,14 @@ std::string describe_status(int st) {
   return "status " + std::to_string(st);
 }
 
+std::optional<int> exit_code(const std::optional<int>& st) {
+  return st ? exit_code(*st) : std::nullopt;
+}
+
+std::string describe_status(const std::optional<int>& st) {
+  return st ? describe_status(*st) : "still running";
+}
+
 std::string printable(std::string_view s, std::size_t max) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -460,8 +468,14 @@ void Server::start(Options opts) {
 }
 
 Server::~Server() {
-  kill_tree();
-  stop_reader();
+  // A hotwrap that cannot be stopped would leave its processes to the tests that follow.
+  try {
+    kill_tree();
+    stop_reader();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "e2e: cannot stop hotwrap %d: %s\n", pid_, e.what());
+    std::abort();
+  }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }

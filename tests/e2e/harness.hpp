@@ -36,6 +36,11 @@ using Clock = std::chrono::steady_clock;
 using WallClock = std::chrono::system_clock;
 using EnvList = std::vector<std::pair<std::string, std::string>>;
 
+// For a test that cannot run here (a missing privilege or tool), then returns at once: prints
+// "SKIPPED: <test>: <reason>" and counts it. The run ends with the number of skipped tests and
+// fails when the environment has CI=true, where every test must run.
+void skip_test(std::string_view reason);
+
 // Path of the binary under test: $HOTWRAP_BIN, else the path CMake compiled in.
 std::string hotwrap_bin();
 
@@ -71,6 +76,10 @@ int proc_fd_count(pid_t pid);
 std::optional<int> exit_code(int wait_status);
 std::optional<int> term_signal(int wait_status);
 std::string describe_status(int wait_status);
+// The same for a status that may be missing (nullopt: still running): a check on it then fails,
+// with no unchecked dereference.
+std::optional<int> exit_code(const std::optional<int>& wait_status);
+std::string describe_status(const std::optional<int>& wait_status);
 
 // Escapes control and non-ASCII bytes, truncating long strings, for failure messages.
 std::string printable(std::string_view s, std::size_t max = 400);

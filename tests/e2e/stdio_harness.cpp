@@ -336,7 +336,7 @@ std::optional<Proc::HttpResponse> Proc::next_http_response(Ms timeout) {
 
 std::optional<std::string> Proc::HttpResponse::header(std::string_view name) const {
   for (const auto& [n, v] : headers) {
-    if (n.size() == name.size() && ::strncasecmp(n.c_str(), name.data(), n.size()) == 0) {
+    if (e2e::iequals(n, name)) {
       return v;
     }
   }
@@ -372,8 +372,8 @@ int Proc::fd_count() const {
 void check_exit(Proc& p, int code, Ms timeout) {
   auto st = p.wait_exit(timeout);
   REQUIRE_MESSAGE(st.has_value(), "hotwrap still running; stderr: " << printable(p.err()));
-  INFO("hotwrap " << describe(*st) << "; stderr: " << printable(p.err()));
-  CHECK(exit_code(*st) == code);
+  INFO("hotwrap " << describe_status(st) << "; stderr: " << printable(p.err()));
+  CHECK(exit_code(st) == code);
 }
 
 }  // namespace stdio_e2e

@@ -110,11 +110,9 @@ class Proc {
 };
 
 // Exit code / signal of a raw wait status, and a description for messages.
+using e2e::describe_status;
 using e2e::exit_code;
 using e2e::term_signal;
-inline std::string describe(int status) {
-  return e2e::describe_status(status);
-}
 
 // Escapes control and non-ASCII bytes for failure messages.
 using e2e::printable;

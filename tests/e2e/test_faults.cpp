@@ -171,7 +171,7 @@ void check_exit_0(Server& srv, Ms timeout) {
   REQUIRE_MESSAGE(st.has_value(), "hotwrap still running "
                                       << timeout.count()
                                       << " ms after the signal; stderr: " << srv.stderr_text());
-  CHECK_MESSAGE(exit_code(*st) == 0, describe_status(*st) << "; stderr: " << srv.stderr_text());
+  CHECK_MESSAGE(exit_code(st) == 0, describe_status(st) << "; stderr: " << srv.stderr_text());
 }
 
 // Sets an environment variable of the test process for one scope.
@@ -330,14 +330,14 @@ TEST_CASE("faults: a command missing or not executable at start-up exits 127 / 1
   SUBCASE("missing: 127") {
     RunResult r = run_to_exit({d.path() + "/no-such-command"});
     REQUIRE(r.status.has_value());
-    CHECK_MESSAGE(exit_code(*r.status) == 127, describe_status(*r.status));
+    CHECK_MESSAGE(exit_code(r.status) == 127, describe_status(r.status));
     CHECK(r.err.find("no-such-command") != std::string::npos);
   }
   SUBCASE("not executable: 126") {
     std::string script = d.write_file("not-executable", "#!/bin/sh\necho hi\n", 0644);
     RunResult r = run_to_exit({script});
     REQUIRE(r.status.has_value());
-    CHECK_MESSAGE(exit_code(*r.status) == 126, describe_status(*r.status));
+    CHECK_MESSAGE(exit_code(r.status) == 126, describe_status(r.status));
     CHECK(r.err.find("not-executable") != std::string::npos);
   }
 }
@@ -381,7 +381,7 @@ TEST_CASE("faults: a command deleted or made non-executable after start is a 502
 TEST_CASE("faults: posix_spawn failing with EAGAIN (RLIMIT_NPROC) is a 502 and a log line") {
   if (::geteuid() != 0) {
     // RLIMIT_NPROC binds only a non-root uid; switching to one needs root.
-    MESSAGE("skipped: needs root to run hotwrap as uid " << kUnprivilegedUid);
+    skip_test("needs root to run hotwrap as uid " + std::to_string(kUnprivilegedUid));
     return;
   }
   TempDir scratch;
@@ -726,8 +726,8 @@ TEST_CASE("faults: the socket directory removed while serving: the open connecti
 
 TEST_CASE("faults: the socket directory made read-only while serving: serves, then exits 0") {
   if (::geteuid() != 0) {
-    MESSAGE("skipped: needs root to run hotwrap as uid " << kUnprivilegedUid
-                                                         << " (root ignores the directory's mode)");
+    skip_test("needs root to run hotwrap as uid " + std::to_string(kUnprivilegedUid) +
+              " (root ignores the directory's mode)");
     return;
   }
   TempDir scratch;

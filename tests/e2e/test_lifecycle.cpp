@@ -24,8 +24,8 @@ void check_exit_0(Server& srv, Ms timeout) {
   REQUIRE_MESSAGE(st.has_value(), "hotwrap still running "
                                       << timeout.count()
                                       << " ms after the signal; stderr: " << srv.stderr_text());
-  INFO(describe_status(*st) << "; stderr: " << srv.stderr_text());
-  CHECK(exit_code(*st) == 0);
+  INFO(describe_status(st) << "; stderr: " << srv.stderr_text());
+  CHECK(exit_code(st) == 0);
 }
 
 void check_socket_files_gone(const Server& srv) {
@@ -199,7 +199,7 @@ TEST_CASE("pid 1: as init of a PID namespace, hotwrap reaps orphans and stops on
   // `docker run` without --init makes the ENTRYPOINT PID 1: orphans are re-parented to it, and
   // the kernel drops signals PID 1 has no handler for (hotwrap reads them from a signalfd).
   if (std::system("unshare --pid --fork true >/dev/null 2>&1") != 0) {
-    MESSAGE("unshare --pid is not available here: PID 1 case not run");
+    skip_test("`unshare --pid --fork` fails here (needs root or user namespaces)");
     return;
   }
   Server::Options o;

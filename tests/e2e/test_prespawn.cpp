@@ -143,21 +143,35 @@ TEST_CASE("prespawn: a waiting process that died is replaced; the call succeeds"
 
 TEST_CASE("prespawn: a command that exits without reading stdin answers every call, no spin") {
   TempDir dir;
-  Server srv(logging_pids(dir, "echo hi"), kPrespawn);
+  // At debug level each call's last log line names it.
+  Server srv(logging_pids(dir, "echo hi"),
+             {{"HOTWRAP_PRESPAWN", "1"}, {"HOTWRAP_LOG_LEVEL", "debug"}});
   Conn c = srv.connect();
+  Request req;
   for (int i = 0; i < 5; ++i) {
-    Response r = c.call({.body = "x"});
+    req = {.body = "x"};
+    Response r = c.call(req);
     INFO(r);
     CHECK(r.status == 200);
     CHECK(r.body == "hi\n");
   }
-  // At most two processes a call (the one that had exited, and its replacement) plus the first;
-  // none while idle.
-  wait_until([] { return false; }, 500ms);
+  // The process waiting when the last call ended (or started after it) exits at once, and hotwrap
+  // says so after the call's last line: from then on it is idle.
+  bool idle = wait_until(
+      [&] {
+        std::string err = srv.stderr_text();
+        size_t last_call = err.rfind(req.call_id());
+        return last_call != std::string::npos &&
+               err.find("exited before its call", last_call) != std::string::npos;
+      },
+      5000ms);
+  INFO("stderr: " << printable(srv.stderr_text(), 4000));
+  REQUIRE(idle);
+  // At most two processes a call (the one that had exited, and its replacement) plus the first.
   size_t started = logged_pids(dir).size();
   CHECK(started <= 11);
-  wait_until([] { return false; }, 500ms);
-  CHECK(logged_pids(dir).size() == started);
+  // None while idle: a spinning hotwrap would start the next one at once.
+  CHECK_FALSE(wait_until([&] { return logged_pids(dir).size() != started; }, 500ms));
 }
 
 TEST_CASE(
@@ -185,7 +199,7 @@ TEST_CASE("prespawn: SIGTERM when idle ends the waiting process and exits 0") {
   srv.signal(SIGTERM);
   auto st = srv.wait_exit(3000ms);
   REQUIRE(st.has_value());
-  CHECK(exit_code(*st) == 0);
+  CHECK(exit_code(st) == 0);
   auto pids = logged_pids(dir);
   CHECK(pids.size() == 1);
   check_gone(pids);
@@ -206,7 +220,7 @@ TEST_CASE("prespawn: SIGTERM during a call lets it finish; no process is left") 
   CHECK(r.body == "done\n");
   auto st = srv.wait_exit(5000ms);
   REQUIRE(st.has_value());
-  CHECK(exit_code(*st) == 0);
+  CHECK(exit_code(st) == 0);
   // Whatever was started — the call's process, and any started after it — is gone.
   auto pids = logged_pids(dir);
   CHECK(!pids.empty());

@@ -55,7 +55,9 @@ void check_one_line(const std::string& err) {
 TEST_CASE("socket: phony socket with mode 0666 behind a relative lsnr.sock symlink") {
   Server srv({"cat"});
   MESSAGE("hotwrap ready (lsnr.sock created) " << srv.ready_time().count() << " ms after spawn");
-  CHECK(srv.ready_time() < 5000ms);
+  // Nothing slow comes before listening (a name lookup, waiting on the command): ready in a small
+  // part of the agent's start timeout (5 s) even on a loaded machine or in a sanitizer build.
+  CHECK(srv.ready_time() < 1000ms);
   check_handshake(srv);
   check_serves(srv);
 }
@@ -126,8 +128,8 @@ TEST_CASE("socket: a bad FN_LISTENER stops start-up with one line and exit 2") {
   RunResult r = run_to_exit(std::move(o));
   REQUIRE_MESSAGE(r.status.has_value(),
                   "hotwrap still running with a bad FN_LISTENER; stderr: " << r.err);
-  INFO(describe_status(*r.status));
-  CHECK(exit_code(*r.status) == 2);
+  INFO(describe_status(r.status));
+  CHECK(exit_code(r.status) == 2);
   check_one_line(r.err);
 }
 

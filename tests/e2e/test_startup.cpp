@@ -9,9 +9,9 @@ namespace {
 
 void check_exit(const RunResult& r, int code) {
   REQUIRE_MESSAGE(r.status.has_value(), "hotwrap did not exit; stderr: " << printable(r.err));
-  INFO("hotwrap " << describe_status(*r.status) << "; stderr: " << printable(r.err)
+  INFO("hotwrap " << describe_status(r.status) << "; stderr: " << printable(r.err)
                   << "; stdout: " << printable(r.out));
-  CHECK(exit_code(*r.status) == code);
+  CHECK(exit_code(r.status) == code);
 }
 
 void check_one_line(const std::string& err) {

@@ -40,9 +40,11 @@ std::string request(std::string_view body, std::string_view call_id = "c1",
 // The next response line, parsed; fails the test if it is missing or not JSON.
 json next_response(Proc& p, Ms timeout = 10000ms) {
   auto line = p.next_line(timeout);
-  REQUIRE_MESSAGE(
-      line.has_value(),
-      "no response line; stdout: " << printable(p.unread()) << "; stderr: " << printable(p.err()));
+  if (!line) {
+    FAIL("no response line; stdout: " << printable(p.unread())
+                                      << "; stderr: " << printable(p.err()));
+    return {};  // not reached: FAIL ends the test
+  }
   json j = json::parse(*line, nullptr, false);
   REQUIRE_MESSAGE(!j.is_discarded(), "not JSON: " << printable(*line));
   return j;
@@ -340,9 +342,11 @@ TEST_CASE("json: stderr sharing stdout's pipe: the command still gets a blocking
   // Both arrive on the one pipe, the relayed line and the response, in either order.
   std::vector<std::string> lines;
   for (int i = 0; i < 2; ++i) {
-    auto line = p.next_line();
-    REQUIRE_MESSAGE(line.has_value(), "stdout: " << printable(p.out()));
-    lines.push_back(*line);
+    if (auto line = p.next_line()) {
+      lines.push_back(*line);
+    } else {
+      FAIL("stdout: " << printable(p.out()));
+    }
   }
   CHECK(std::find(lines.begin(), lines.end(), "[shared-1] to-stderr") != lines.end());
   auto response = std::find_if(lines.begin(), lines.end(), [](auto& l) { return l[0] == '{'; });

@@ -91,7 +91,9 @@ void check_envp(BaseEnv& base, CallEnv env, const std::map<std::string, std::str
   size_t n = 0;
   while (envp[n] != nullptr) ++n;
   assert(n == kBaseCount + model.size());
-  for (size_t i = 0; i < kBaseCount; ++i) assert(std::strcmp(envp[i], kBase[i]) == 0);
+  for (size_t i = 0; i < kBaseCount; ++i) {
+    assert(envp[i] != nullptr && std::strcmp(envp[i], kBase[i]) == 0);
+  }
   std::map<std::string, std::string> seen;
   for (size_t i = kBaseCount; i < n; ++i) {
     std::string_view line = envp[i];

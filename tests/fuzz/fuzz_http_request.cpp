@@ -85,7 +85,11 @@ void start_call(BaseEnv& base, const RequestHead& head) {
   CallEnv env;
   for (const Header& h : head.headers) {
     add_fn_header(env, h.name, h.value);
-    if (iequals(h.name, "Fn-Deadline")) (void)parse_rfc3339(h.value);
+    if (iequals(h.name, "Fn-Deadline")) {
+      // Rejected, it says why in the log line.
+      auto deadline = parse_rfc3339(h.value);
+      assert(deadline.has_value() || !deadline.error().empty());
+    }
   }
   base.admit(env);
   char* const* envp = base.envp(env);

@@ -66,7 +66,7 @@ TEST_CASE("http request: the agent's Fn_ headers and the usual mapping") {
   CHECK_FALSE(is_trigger(r));
   CHECK(r.request.id == "01M84VXY");
   REQUIRE(r.request.deadline.has_value());
-  CHECK(*r.request.deadline == *parse_rfc3339("2026-11-23T18:51:10.779Z"));
+  CHECK(r.request.deadline == *parse_rfc3339("2026-11-23T18:51:10.779Z"));
   CHECK(r.request.stdio.in == Stdio::Pipe);
   CHECK_FALSE(r.request.deadline_margin.has_value());  // hot: the configured margin
   const std::map<std::string, std::string> expected = {
@@ -115,7 +115,7 @@ TEST_CASE("http request: Fn-Call-Id and Fn-Deadline stand in for the agent's hea
     h.headers.push_back({"Fn_deadline", "2026-11-23T18:00:00Z"});
     Route both = route_http_request(h, kConfig);
     CHECK(both.request.id == "agent");
-    CHECK(*both.request.deadline == *parse_rfc3339("2026-11-23T18:00:00Z"));
+    CHECK(both.request.deadline == *parse_rfc3339("2026-11-23T18:00:00Z"));
   }
 }
 

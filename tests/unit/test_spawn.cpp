@@ -3,6 +3,11 @@
 
 #include <sys/wait.h>
 
+#include <cerrno>
+#include <filesystem>
+#include <iterator>
+#include <string>
+
 #include "hotwrap/runner.hpp"
 #include "hotwrap/spawn.hpp"
 
@@ -49,4 +54,22 @@ TEST_CASE("finding the command as posix_spawnp would") {
   auto dir = find_executable("/tmp", nullptr);
   REQUIRE_FALSE(dir.has_value());
   CHECK(dir.error().err == EACCES);
+}
+
+TEST_CASE("a command that cannot be spawned: the error names the call, no descriptor stays open") {
+  auto open_fds = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                         std::filesystem::directory_iterator{});
+  };
+  auto before = open_fds();
+  char arg0[] = "no-such-command";
+  char* argv[] = {arg0, nullptr};
+  char* envp[] = {nullptr};
+  // Every stream piped: three pipes to close again on the failure path.
+  auto child = spawn_command("/nonexistent/no-such-command", argv, envp,
+                             {.in = Stdio::Pipe, .out = Stdio::Pipe, .err = Stdio::Pipe});
+  REQUIRE_FALSE(child.has_value());
+  CHECK(std::string(child.error().call) == "posix_spawn");
+  CHECK(child.error().err == ENOENT);
+  CHECK(open_fds() == before);
 }
