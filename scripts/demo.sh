@@ -4,13 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHOTWRAP_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target hotwrap >/dev/null
-echo "built build/hotwrap ($(stat -c %s build/hotwrap) bytes, $(file -b build/hotwrap | cut -d, -f1-5))"
+# A build directory of its own: the test suite's build/ keeps its tests.
+cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DHOTWRAP_TESTS=OFF >/dev/null
+cmake --build build-demo -j"$(nproc)" --target hotwrap >/dev/null
+echo "built build-demo/hotwrap ($(stat -c %s build-demo/hotwrap) bytes, $(file -b build-demo/hotwrap | cut -d, -f1-5))"
 
 iofs=$(mktemp -d /tmp/hotwrap-demo.XXXXXX)
 chmod 0777 "$iofs"
-FN_FORMAT=http-stream FN_LISTENER="unix:$iofs/lsnr.sock" build/hotwrap rev &
+FN_FORMAT=http-stream FN_LISTENER="unix:$iofs/lsnr.sock" build-demo/hotwrap rev &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$iofs"' EXIT
 for _ in $(seq 100); do [[ -L $iofs/lsnr.sock ]] && break; sleep 0.05; done
