@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <memory>
 #include <string_view>
 #include <utility>
@@ -56,14 +57,11 @@ class SpawnFileActions {
 }  // namespace
 
 void capture_inherited_signal_state() {
-  sigemptyset(&g_reset_to_default);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    struct sigaction sa{};
-    if (::sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) {
-      sigaddset(&g_reset_to_default, sig);
-    }
-  }
-  sigaddset(&g_reset_to_default, SIGPIPE);
+  // Every signal, filled byte-wise: sigfillset and sigaddset leave out glibc's two internal
+  // real-time signals (32, 33), which its posix_spawn otherwise leaves ignored in the child, and
+  // an ignored signal survives exec. Whatever hotwrap inherited or set (SIGPIPE), the command
+  // starts with every disposition at its default.
+  std::memset(&g_reset_to_default, 0xff, sizeof g_reset_to_default);
 }
 
 Result<Child> spawn_command(const char* path, char* const* argv, char* const* envp,

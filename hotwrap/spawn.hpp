@@ -32,8 +32,9 @@ struct Child {
   UniqueFd err;  // hotwrap's (non-blocking) read end of the child's stderr, if piped
 };
 
-// Records, once at start-up, which signals hotwrap inherited as ignored: an ignored disposition
-// survives exec, so every child gets those (and SIGPIPE, which hotwrap ignores) reset to default.
+// Prepares, once at start-up, the signals every child gets reset to default: all of them. An
+// ignored disposition survives exec, whether hotwrap inherited it, set it (SIGPIPE) or glibc's
+// posix_spawn left it (its internal real-time signals).
 void capture_inherited_signal_state();
 
 // Spawns the program at `path` (already looked up: see find_executable) with argv (null-terminated)

@@ -5,7 +5,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <optional>
 #include <string>
 
 #include "hotwrap/runner.hpp"
@@ -21,10 +20,12 @@ struct Recorder final : CallHandler {
   void call_input_ready() override {}
   void call_finished(const Outcome& o) override {
     outcome = o;
+    finished = true;
     call.reset();
   }
   std::string out;
-  std::optional<Outcome> outcome;
+  Outcome outcome;
+  bool finished = false;
   std::unique_ptr<Call> call;
 };
 
@@ -33,7 +34,7 @@ struct Fixture {
     config.command = std::move(command);
     loop = std::move(*Loop::create());
     signal_fd = std::move(*open_signal_fd());
-    runner.emplace(*loop, reaper, config, environ);
+    runner = std::make_unique<Runner>(*loop, reaper, config, environ);
   }
   ~Fixture() { runner.reset(); }
   // Runs the loop, reaping children, until `done` or about 5 s.
@@ -50,7 +51,7 @@ struct Fixture {
   std::unique_ptr<Loop> loop;
   UniqueFd signal_fd;
   Reaper reaper;
-  std::optional<Runner> runner;
+  std::unique_ptr<Runner> runner;
 };
 
 }  // namespace
@@ -65,12 +66,12 @@ TEST_CASE("call: the body in, the output out, the exit status") {
   r.call = f.runner->start_call(r, std::move(req));
   r.call->feed("body ");
   r.call->end_input();
-  REQUIRE(f.run_until([&] { return r.outcome.has_value(); }));
+  REQUIRE(f.run_until([&] { return r.finished; }));
   CHECK(r.out == "body [hi]\n");
-  CHECK(r.outcome->kind == Outcome::Kind::Exited);
-  CHECK(r.outcome->code == 3);
-  CHECK(r.outcome->stats.bytes_in == 5);
-  CHECK(r.outcome->stats.bytes_out == 10);
+  CHECK(r.outcome.kind == Outcome::Kind::Exited);
+  CHECK(r.outcome.code == 3);
+  CHECK(r.outcome.stats.bytes_in == 5);
+  CHECK(r.outcome.stats.bytes_out == 10);
   CHECK(f.runner->running() == 0);
 }
 
@@ -81,8 +82,8 @@ TEST_CASE("call: a deadline already passed never runs the command") {
   req.deadline = std::chrono::time_point_cast<std::chrono::microseconds>(
       std::chrono::system_clock::now() - std::chrono::seconds(1));
   r.call = f.runner->start_call(r, std::move(req));
-  REQUIRE(f.run_until([&] { return r.outcome.has_value(); }));
-  CHECK(r.outcome->kind == Outcome::Kind::Expired);
+  REQUIRE(f.run_until([&] { return r.finished; }));
+  CHECK(r.outcome.kind == Outcome::Kind::Expired);
   CHECK(r.out.empty());
 }
 
@@ -96,8 +97,8 @@ TEST_CASE("call: the deadline answers first, then the process group is ended") {
       std::chrono::system_clock::now() + std::chrono::milliseconds(300));
   r.call = f.runner->start_call(r, std::move(req));
   r.call->end_input();
-  REQUIRE(f.run_until([&] { return r.outcome.has_value(); }));
-  CHECK(r.outcome->kind == Outcome::Kind::TimedOut);
+  REQUIRE(f.run_until([&] { return r.finished; }));
+  CHECK(r.outcome.kind == Outcome::Kind::TimedOut);
   CHECK(r.out == "started\n");
 }
 
