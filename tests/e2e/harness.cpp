@@ -159,6 +159,17 @@ bool proc_alive(pid_t pid) {
   return s.has_value() && *s != 'Z' && *s != 'X';
 }
 
+bool all_gone(const std::vector<pid_t>& pids, Ms timeout) {
+  return wait_until(
+      [&] {
+        for (pid_t p : pids) {
+          if (proc_alive(p)) return false;
+        }
+        return true;
+      },
+      timeout);
+}
+
 std::vector<pid_t> proc_children(pid_t parent) {
   std::vector<pid_t> out;
   for (pid_t p : all_pids()) {

@@ -67,6 +67,8 @@ std::optional<char> proc_state(pid_t pid);
 std::optional<pid_t> proc_ppid(pid_t pid);
 // True while the process exists and is not a zombie (a zombie has finished dying).
 bool proc_alive(pid_t pid);
+// Until none of `pids` is alive, or `timeout`; returns whether they are all gone.
+bool all_gone(const std::vector<pid_t>& pids, Ms timeout);
 std::vector<pid_t> proc_children(pid_t parent);
 std::vector<pid_t> proc_descendants(pid_t root);
 // Open descriptors of `pid` (entries of /proc/<pid>/fd); -1 if unreadable.

@@ -173,14 +173,7 @@ TEST_CASE(
   INFO(r);
   REQUIRE(srv.wait_stderr("got-term", 2000ms));
   auto term_seen = WallClock::now();
-  bool gone = wait_until(
-      [&] {
-        for (pid_t p : tree) {
-          if (proc_alive(p)) return false;
-        }
-        return true;
-      },
-      3000ms);
+  bool gone = all_gone(tree, 3000ms);
   auto gone_at = WallClock::now();
   auto before = [&d](WallClock::time_point t) {
     return std::chrono::duration_cast<Ms>(d.at - t).count();

@@ -183,14 +183,7 @@ TEST_CASE("shutdown: a call outliving HOTWRAP_SHUTDOWN_GRACE_MS is killed, then 
   auto took = std::chrono::duration_cast<Ms>(Clock::now() - t0);
   MESSAGE("exit " << took.count() << " ms after SIGTERM (grace 300 ms)");
   CHECK(took < 3000ms);
-  bool gone = wait_until(
-      [&] {
-        for (pid_t p : tree) {
-          if (proc_alive(p)) return false;
-        }
-        return true;
-      },
-      3000ms);
+  bool gone = all_gone(tree, 3000ms);
   CHECK(gone);
   check_socket_files_gone(srv);
 }

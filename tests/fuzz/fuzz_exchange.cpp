@@ -28,25 +28,6 @@ using hotwrap::testing::FakeCalls;
 
 namespace {
 
-struct Owner final : HttpExchange::Owner {
-  Route route(const RequestHead& head) override {
-    Route r;
-    if (head.path() == "/no") {
-      r.reject = 404;
-      r.message = "no";
-      return r;
-    }
-    r.request.id = "c";
-    r.policy = hotwrap::testing::plain_policy;
-    return r;
-  }
-  const std::vector<Header>& response_headers() const override { return common; }
-  void exchange_ended(HttpExchange&, HttpExchange::End, int) override { ended = true; }
-  bool draining() const override { return false; }
-  std::vector<Header> common = {{"X-A", "b"}};
-  bool ended = false;
-};
-
 // Parses what the caller received as a sequence of HTTP/1.1 responses.
 struct ResponseCheck {
   ResponseCheck() {
@@ -84,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   UniqueFd server(sv[0]), client(sv[1]);
   auto loop = std::move(*Loop::create());
   FakeCalls calls;
-  Owner owner;
+  hotwrap::testing::TestOwner owner;
   auto exchange = std::make_unique<HttpExchange>(*loop, calls, config, owner, server.get(),
                                                  server.get(), HttpExchange::Transport::Connection);
   ResponseCheck check;

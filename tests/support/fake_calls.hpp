@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hotwrap/http_exchange.hpp"
 #include "hotwrap/reply.hpp"
 #include "hotwrap/runner.hpp"
 
@@ -26,6 +27,34 @@ inline Verdict plain_policy(const Outcome* o) {
   }
   return v;
 }
+
+// The protocol side of an HttpExchange under test: `/no` is refused with 404, any other request
+// is a call decided by plain_policy; it records how the exchange ended.
+struct TestOwner final : HttpExchange::Owner {
+  Route route(const RequestHead& head) override {
+    Route r;
+    if (head.path() == "/no") {
+      r.reject = 404;
+      r.message = "not here";
+      return r;
+    }
+    r.request.id = "id" + std::to_string(++routed);
+    r.policy = plain_policy;
+    return r;
+  }
+  const std::vector<Header>& response_headers() const override { return common; }
+  void exchange_ended(HttpExchange&, HttpExchange::End end, int) override {
+    ended = true;
+    how = end;
+  }
+  bool draining() const override { return drain; }
+
+  std::vector<Header> common = {{"X-Common", "1"}};
+  int routed = 0;
+  bool ended = false;
+  HttpExchange::End how = HttpExchange::End::Clean;
+  bool drain = false;
+};
 
 class FakeCalls;
 
