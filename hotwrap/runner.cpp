@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "hotwrap/call_id.hpp"
 #include "hotwrap/log.hpp"
 
 namespace hotwrap {
@@ -150,6 +151,10 @@ std::unique_ptr<CallControl> Runner::start(CallHandler& handler, CallRequest req
 
 std::unique_ptr<Call> Runner::start_call(CallHandler& handler, CallRequest request) {
   request.stdio = with_log_plan(request.stdio);
+  // Every contract's command reads its call's id under one name; where the platform gave none,
+  // hotwrap makes one.
+  if (request.id.empty()) request.id = new_call_id();
+  request.env.add("HOTWRAP_CALL_ID", request.id);
   env_.admit(request.env);
   return std::unique_ptr<Call>(new Call(*this, handler, std::move(request)));
 }
@@ -306,6 +311,10 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     // deadline is further away.
     until_end = limit;
     deadline_text_ = "HOTWRAP_TIMEOUT_MS=" + std::to_string(cfg.timeout.count()) + " reached";
+  }
+  if (until_end && runner_.env_.admits("HOTWRAP_DEADLINE")) {
+    // The instant hotwrap ends the call, whichever limit set it: what the command has to beat.
+    request_.env.add("HOTWRAP_DEADLINE", format_rfc3339_ms(now + *until_end));
   }
   auto child = runner_.obtain_child(request_.stdio, request_.env, env_file_, prespawned_);
   if (!child) {

@@ -6,14 +6,6 @@
 
 namespace hotwrap {
 
-std::string failure_text(const Outcome& outcome, const Config& config) {
-  std::string text = "hotwrap: the command " + outcome.describe() + "\n";
-  if (config.error_detail && !outcome.stderr_tail.empty()) {
-    text += "the end of its stderr:\n" + outcome.stderr_tail + "\n";
-  }
-  return text;
-}
-
 Verdict fn_verdict(const Outcome* outcome, bool trigger, const Config& config) {
   Verdict v;
   v.content_type = config.content_type;

@@ -20,9 +20,6 @@ namespace hotwrap {
 // the caller still sees what the command printed. While the output streams (outcome == nullptr):
 // 200, and Fn-Http-Status: 200 for a trigger call.
 Verdict fn_verdict(const Outcome* outcome, bool trigger, const Config& config);
-// The text a failed call answers with: what happened and, unless HOTWRAP_ERROR_DETAIL=0, the
-// last lines of the command's stderr (the reason, e.g. "parse error: Invalid numeric literal").
-std::string failure_text(const Outcome& outcome, const Config& config);
 
 // fn_verdict as a call's StatusPolicy.
 StatusPolicy fn_policy(bool trigger, const Config& config);
