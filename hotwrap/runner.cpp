@@ -117,7 +117,9 @@ std::string Outcome::describe() const {
     case Kind::Signaled:
       return "killed by signal " + std::to_string(code) + " (" + ::strsignal(code) + ")";
     case Kind::NotStarted: return std::string("could not be started: ") + std::strerror(code);
-    case Kind::TimedOut: return "did not finish before the deadline";
+    case Kind::TimedOut:
+      return limit.empty() ? "did not finish before the deadline"
+                           : "did not finish in time: " + limit;
     case Kind::Expired: return "was not run: the deadline had passed when the call arrived";
     case Kind::ShutDown: return "was stopped: hotwrap is shutting down";
   }
@@ -513,6 +515,7 @@ void Call::on_answer_deadline() {
   // The group is the runner's to finish off now; the answer does not wait for it.
   runner_.reaper().forget(child_.pid);
   Outcome timed_out{Outcome::Kind::TimedOut, 0};
+  timed_out.limit = deadline_text_;
   if (stderr_) {
     stderr_->drain(kDrainLimit);  // what it said up to now is the reason it gives
     timed_out.stderr_tail = stderr_->tail();
@@ -525,7 +528,9 @@ void Call::on_kill_deadline() {
   log(Level::Warn, id(), "the deadline: SIGKILL to the command");
   kill_group(SIGKILL);
   runner_.reaper().forget(child_.pid);  // still reaped, just no longer ours to report
-  finish({Outcome::Kind::TimedOut, 0});
+  Outcome timed_out{Outcome::Kind::TimedOut, 0};
+  timed_out.limit = deadline_text_;
+  finish(std::move(timed_out));
 }
 
 void Call::child_exited(int wstatus) {
@@ -537,7 +542,9 @@ void Call::child_exited(int wstatus) {
   if (stdout_) stdout_->drain(kDrainLimit);
   if (stderr_) stderr_->drain(kDrainLimit);
   if (phase_ == Phase::Terminating) {
-    finish({Outcome::Kind::TimedOut, 0});
+    Outcome timed_out{Outcome::Kind::TimedOut, 0};
+    timed_out.limit = deadline_text_;
+    finish(std::move(timed_out));
   } else if (phase_ == Phase::ShuttingDown) {
     finish({Outcome::Kind::ShutDown, 0});
   } else if (WIFSIGNALED(wstatus)) {

@@ -43,6 +43,7 @@ struct Outcome {
   int code = 0;  // exit code, signal number, or the spawn errno
   CallStats stats{};
   std::string stderr_tail{};  // a failed call's last lines of stderr (bounded), the reason
+  std::string limit{};        // TimedOut: which limit ended it ("HOTWRAP_TIMEOUT_MS=1000 reached")
 
   bool ok() const { return kind == Kind::Exited && code == 0; }
   bool timed_out() const { return kind == Kind::TimedOut || kind == Kind::Expired; }
