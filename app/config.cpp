@@ -381,7 +381,13 @@ std::expected<Parsed, std::string> parse_config(int argc, const char* const* arg
     if (auto err = apply(*o, value, p.config); !err.empty()) return std::unexpected(err);
   }
   for (; i < argc; ++i) p.config.command.emplace_back(argv[i]);
-  if (p.config.command.empty()) p.config.command = watchdog_command(getenv_fn);
+  // An image made from OpenFaaS's templates keeps CMD ["fwatchdog"] when only its ENTRYPOINT
+  // becomes hotwrap: the command is then the one the watchdog would have run.
+  std::vector<std::string>& cmd = p.config.command;
+  bool watchdog_cmd = cmd.size() == 1 && (cmd[0] == "fwatchdog" || cmd[0].ends_with("/fwatchdog"));
+  if (cmd.empty() || watchdog_cmd) {
+    if (auto fp = watchdog_command(getenv_fn); !fp.empty()) cmd = std::move(fp);
+  }
   if (p.config.command.empty()) {
     return std::unexpected(
         "no command to run: give it after the options (hotwrap [options] command [args...]); in a "

@@ -210,3 +210,13 @@ TEST_CASE("fprocess (function_process wins) is the command when none is given") 
   REQUIRE_FALSE(none.has_value());
   CHECK(none.error().find("fprocess") != std::string::npos);
 }
+
+TEST_CASE("CMD [\"fwatchdog\"] of an OpenFaaS template image means fprocess") {
+  auto p = parse({"fwatchdog"}, {{"fprocess", "cat"}});
+  REQUIRE(p.has_value());
+  CHECK(p->config.command == std::vector<std::string>{"cat"});
+  auto q = parse({"/usr/bin/fwatchdog"}, {{"fprocess", "rev"}});
+  CHECK(q->config.command == std::vector<std::string>{"rev"});
+  auto r = parse({"fwatchdog", "-run-healthcheck"}, {{"fprocess", "rev"}});
+  CHECK(r->config.command.size() == 2);  // not the watchdog's plain CMD: run as given
+}
