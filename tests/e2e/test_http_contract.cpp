@@ -312,6 +312,35 @@ TEST_CASE(
   CHECK(exit_code(s.srv->wait_exit(5000ms)) == 0);
 }
 
+TEST_CASE("http contract: 429 under load, 12 callers at once, HOTWRAP_MAX_INFLIGHT=3") {
+  TempDir d;
+  std::string fifo = d.path() + "/go";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Each admitted call waits on the FIFO: they all run at the same time.
+  HttpServer s({"sh", "-c", "read l < " + fifo + "; echo ok"}, {{"HOTWRAP_MAX_INFLIGHT", "3"}});
+  std::vector<Conn> conns;
+  for (int i = 0; i < 3; ++i) {
+    conns.push_back(Conn::tcp(s.port));
+    REQUIRE(conns.back().send_request(plain("POST", "/")));
+  }
+  REQUIRE(wait_until([&] { return s.srv->children().size() == 3; }, 5000ms));
+  std::vector<std::thread> threads;
+  std::vector<int> statuses(9, 0);
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    threads.emplace_back([&, i] { statuses[i] = s.call(plain("POST", "/")).status; });
+  }
+  for (auto& t : threads) t.join();
+  for (int st : statuses) CHECK(st == 429);
+  CHECK(s.srv->children().size() == 3);
+  // Opened once for writing, the FIFO releases the three readers with one line each.
+  int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  CHECK(::write(fd, "go\ngo\ngo\n", 9) == 9);
+  ::close(fd);
+  for (Conn& c : conns) CHECK(c.read_response().status == 200);
+  CHECK(s.call(plain("GET", "/_/ready")).status == 200);
+}
+
 TEST_CASE("http contract: an idle hotwrap exits within the drain time") {
   HttpServer s({"cat"}, {{"HOTWRAP_DRAIN_MS", "300"}});
   auto t0 = Clock::now();
