@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -264,7 +265,7 @@ std::optional<uint64_t> parse_duration_ms(std::string_view t) {
     if (total > 86'400'000) return std::nullopt;
   }
   if (t.empty()) return std::nullopt;
-  return static_cast<uint64_t>(total + 0.5);
+  return static_cast<uint64_t>(std::llround(total));
 }
 
 const Option* find_env(std::string_view name) {
