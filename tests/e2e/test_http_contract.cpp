@@ -351,6 +351,14 @@ TEST_CASE("http contract: an idle hotwrap exits within the drain time") {
   CHECK(exit_code(st) == 0);
 }
 
+TEST_CASE("http contract: a second SIGTERM during the drain stops at once") {
+  HttpServer s({"cat"}, {{"HOTWRAP_DRAIN_MS", "60000"}});
+  s.srv->signal(SIGTERM);
+  REQUIRE(s.srv->wait_stderr("still served for 60000 ms", 2000ms));
+  s.srv->signal(SIGTERM);
+  CHECK(exit_code(s.srv->wait_exit(3000ms)) == 0);
+}
+
 TEST_CASE("http contract: request limits answer 413 / 414 / 431 as http-stream does") {
   HttpServer s({"cat"}, {{"HOTWRAP_MAX_BODY_BYTES", "10"}, {"HOTWRAP_MAX_URL_BYTES", "64"}});
   auto big = s.call(plain("POST", "/", std::string(100, 'x')));
