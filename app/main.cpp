@@ -14,10 +14,12 @@
 #include "app/command_check.hpp"
 #include "app/config.hpp"
 #include "app/lifecycle.hpp"
+#include "app/metrics_server.hpp"
 #include "app/platform.hpp"
 #include "hotwrap/config.hpp"
 #include "hotwrap/log.hpp"
 #include "hotwrap/loop.hpp"
+#include "hotwrap/metrics.hpp"
 #include "hotwrap/runner.hpp"
 #include "hotwrap/signals.hpp"
 #include "hotwrap/spawn.hpp"
@@ -119,9 +121,20 @@ int main(int argc, char** argv) {
     LogSinkScope& operator=(const LogSinkScope&) = delete;
   } log_sink(**loop);
   Reaper reaper;
-  Runner runner(**loop, reaper, config, environ, runner_options_for(*choice));
+  Registry metrics;
+  RunnerOptions runner_options = runner_options_for(*choice);
+  runner_options.metrics = &metrics;
+  Runner runner(**loop, reaper, config, environ, std::move(runner_options));
   AppLifecycle life(**loop, runner, config);
-  auto platform = start_platform(*choice, runner, config, life, env_lookup);
+  // Before the platform: a metrics port that cannot be had stops hotwrap before it announces
+  // itself ready.
+  auto metrics_server = MetricsServer::start(*choice, **loop, config, metrics);
+  if (!metrics_server) {
+    log(Level::Error, {}, "%s", metrics_server.error().c_str());
+    return 2;
+  }
+  auto platform = start_platform(*choice, runner, config, life, env_lookup,
+                                 *metrics_server ? &metrics : nullptr);
   if (!platform) {
     log(Level::Error, {}, "%s", platform.error().c_str());
     return 2;
