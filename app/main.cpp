@@ -89,6 +89,12 @@ int main(int argc, char** argv) {
   }
   const Config& config = parsed->config;
   set_log_level(config.log_level);
+  // The project of the trace ids: hotwrap's variable, else the one Google's client libraries
+  // read (Cloud Run does not set it: the image or the service does).
+  const char* project = std::getenv("GOOGLE_CLOUD_PROJECT");
+  set_log_format(config.log_format, !config.trace_project.empty() ? config.trace_project
+                                    : project != nullptr          ? project
+                                                                  : "");
   for (const std::string& w : config_warnings(environ)) log(Level::Warn, {}, "%s", w.c_str());
 
   // An image with a typo in its CMD, or a script whose interpreter is missing, must fail at

@@ -60,10 +60,11 @@ bool write_env_file(const std::string& path,
 // The end of a process group whose call has already been answered.
 class Runner::Burial final : public ExitListener {
  public:
-  Burial(Runner& runner, pid_t pid, std::string id, std::unique_ptr<StderrRelay> stderr)
+  Burial(Runner& runner, pid_t pid, const CallRequest& request, std::unique_ptr<StderrRelay> stderr)
       : runner_(runner),
         pid_(pid),
-        id_(std::move(id)),
+        id_(request.id),
+        log_trace_(request.id, request.trace),
         stderr_(std::move(stderr)),
         kill_(runner.loop(), [this] {
           log(Level::Warn, id_,
@@ -95,6 +96,7 @@ class Runner::Burial final : public ExitListener {
   Runner& runner_;
   pid_t pid_;
   std::string id_;
+  LogTrace log_trace_;
   std::unique_ptr<StderrRelay> stderr_;
   Timer kill_;
 };
@@ -202,8 +204,8 @@ void Runner::shut_down(Millis grace) {
   for (Call* c = calls_; c != nullptr; c = c->next_) c->shut_down(grace);
 }
 
-void Runner::bury(pid_t pid, std::string id, std::unique_ptr<StderrRelay> stderr) {
-  burials_.push_back(std::make_unique<Burial>(*this, pid, std::move(id), std::move(stderr)));
+void Runner::bury(pid_t pid, const CallRequest& request, std::unique_ptr<StderrRelay> stderr) {
+  burials_.push_back(std::make_unique<Burial>(*this, pid, request, std::move(stderr)));
 }
 
 StdioPlan Runner::with_log_plan(StdioPlan plan) const {
@@ -314,6 +316,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     : runner_(runner),
       handler_(handler),
       request_(std::move(request)),
+      log_trace_(request_.id, request_.trace),
       term_timer_(runner.loop(), [this] { on_term_deadline(); }),
       kill_timer_(runner.loop(), [this] { on_kill_deadline(); }),
       shutdown_timer_(runner.loop(), [this] { on_shutdown_timer(); }),
@@ -393,7 +396,8 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     // Read on the same schedule as stdout (watch_output): a quick command's stderr is taken in
     // one go when it exits.
     stderr_ = std::make_unique<StderrRelay>(loop, std::move(child_.err),
-                                            cfg.stderr_prefix ? "[" + id() + "] " : "");
+                                            cfg.stderr_prefix ? "[" + id() + "] " : "", id(),
+                                            request_.trace);
   }
   if (until_end && request_.answers) {
     term_timer_.start(*until_end);
@@ -558,7 +562,7 @@ void Call::on_answer_deadline() {
     stderr_->drain(kDrainLimit);  // what it said up to now is the reason it gives
     timed_out.stderr_tail = stderr_->tail();
   }
-  runner_.bury(child_.pid, id(), std::move(stderr_));
+  runner_.bury(child_.pid, request_, std::move(stderr_));
   finish(std::move(timed_out));
 }
 

@@ -83,6 +83,9 @@ struct CallRequest {
   // has no answer to send before the deadline (the cold default format) gives the command all
   // of its time.
   std::optional<Millis> deadline_margin = std::nullopt;
+  // The trace id the platform gave the call (W3C traceparent's, Cloud Run's), for its log lines;
+  // empty: none.
+  std::string trace{};
 };
 
 class Runner;
@@ -166,6 +169,7 @@ class Call final : public CallControl, private ExitListener {
   Runner& runner_;
   CallHandler& handler_;
   CallRequest request_;
+  LogTrace log_trace_;  // the call's lines carry its trace while it lives
   Child child_;
   std::optional<FdWriter> stdin_;
   std::optional<FdReader> stdout_;
@@ -249,7 +253,7 @@ class Runner final : public CallStarter, private ExitListener {
   void child_exited(int wstatus) override;  // the prespawned process died before its call
   // A call answered at its deadline: its process group got SIGTERM and gets SIGKILL after the
   // kill grace, or as soon as its leader exits (what it left in the group goes with it).
-  void bury(pid_t pid, std::string id, std::unique_ptr<StderrRelay> stderr);
+  void bury(pid_t pid, const CallRequest& request, std::unique_ptr<StderrRelay> stderr);
 
   class Burial;
   // How a call ended, for hotwrap_calls_total.
