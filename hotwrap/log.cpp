@@ -427,8 +427,8 @@ void append_json_line(std::string& out, const JsonLine& line) {
 
 void append_log_time(std::string& out) {
   // Not gmtime_r: it brings glibc's time zone file reader into the static binary.
-  out += format_rfc3339_ms(std::chrono::time_point_cast<std::chrono::microseconds>(
-      std::chrono::system_clock::now()));
+  out += format_rfc3339_ms(
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()));
 }
 
 void log_relay(std::string_view lines) {
