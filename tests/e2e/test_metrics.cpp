@@ -94,7 +94,8 @@ const char* kScript =
     "cat\n";
 
 bool have(const char* tool) {
-  std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin:/bin";
+  const char* env_path = std::getenv("PATH");
+  std::string path = env_path != nullptr ? env_path : "/usr/bin:/bin";
   size_t start = 0;
   while (start <= path.size()) {
     size_t end = path.find(':', start);

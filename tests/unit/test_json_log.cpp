@@ -108,7 +108,7 @@ TEST_CASE("json log: random bytes always encode to valid JSON; valid UTF-8 reads
   std::mt19937 rng(12345);  // fixed: a failure reproduces
   // Bytes weighted towards what breaks encoders: controls, quotes, UTF-8 lead and continuation
   // bytes.
-  const std::string interesting = std::string("\"\\\n\r\t\x01\x1f\x7f ", 10) +
+  const std::string interesting = std::string("\"\\\n\r\t\x01\x1f\x7f \0", 10) +
                                   "\xc2\xc3\xdf\xe0\xe1\xed\xee\xef\xf0\xf1\xf4\xf5\xff\x80\x8f\x90"
                                   "\x9f\xa0\xbf";
   for (int round = 0; round < 20000; ++round) {
