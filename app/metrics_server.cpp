@@ -11,8 +11,6 @@ namespace hotwrap {
 namespace {
 // OpenFaaS's watchdogs serve their metrics here; its Prometheus configuration scrapes it.
 constexpr uint16_t kHttpContractMetricsPort = 8081;
-// A scraper keeps one connection or a few; more wait in the listen queue.
-constexpr size_t kMaxScrapers = 8;
 }  // namespace
 
 uint16_t metrics_port(const PlatformChoice& choice, const Config& config) {
@@ -46,7 +44,9 @@ std::expected<std::unique_ptr<MetricsServer>, std::string> MetricsServer::start(
 
 MetricsServer::MetricsServer(Loop& loop, UniqueFd fd, const Config& config,
                              const Registry& registry)
-    : listener_(loop, std::move(fd), kMaxScrapers, metrics_connections(registry, config)) {
+    // HOTWRAP_MAX_CONNECTIONS here too: the listener's line about the limit names it.
+    : listener_(loop, std::move(fd), config.max_connections,
+                metrics_connections(registry, config)) {
   listener_.start();
 }
 

@@ -27,11 +27,12 @@ Level g_level = Level::Info;  // written once by main before the loop starts
 LogFormat g_format = LogFormat::Text;
 std::string g_trace_project;  // empty: no trace field
 
-// The calls whose lines carry a trace (JSON with a project only): few at a time, scanned.
+// The calls whose lines carry a trace (JSON with a project only): few at a time, scanned. A call
+// may have more than one holder (its Call, then what ends its process group): any one serves.
 struct TracedCall {
+  const LogTrace* holder;
   std::string call_id;
   std::string field;  // projects/<project>/traces/<id>
-  int holders;
 };
 std::vector<TracedCall> g_traced;
 
@@ -320,19 +321,12 @@ LogTrace::LogTrace(std::string_view call_id, std::string_view trace_id) {
   std::string field = log_trace_field(trace_id);
   if (field.empty() || call_id.empty()) return;
   registered_ = true;
-  call_id_ = call_id;
-  for (TracedCall& t : g_traced) {
-    if (t.call_id == call_id) {
-      ++t.holders;
-      return;
-    }
-  }
-  g_traced.push_back({std::string(call_id), std::move(field), 1});
+  g_traced.push_back({this, std::string(call_id), std::move(field)});
 }
 
 LogTrace::~LogTrace() {
-  if (!registered_) return;
-  std::erase_if(g_traced, [&](TracedCall& t) { return t.call_id == call_id_ && --t.holders == 0; });
+  if (registered_)
+    std::erase_if(g_traced, [this](const TracedCall& t) { return t.holder == this; });
 }
 
 namespace {

@@ -51,7 +51,6 @@ class LogTrace {
 
  private:
   bool registered_ = false;
-  std::string call_id_;
 };
 
 // One JSON log line's fields.
