@@ -5,6 +5,7 @@
 #include "hotwrap/call_id.hpp"
 #include "hotwrap/http_exchange.hpp"
 #include "hotwrap/reply.hpp"
+#include "protocols/trace_context.hpp"
 
 namespace hotwrap {
 
@@ -199,6 +200,7 @@ Route HttpConnection::route(const RequestHead& h) {
   CallRequest& call = r.request;
   call.id = http_call_id(h);
   if (call.id.empty()) call.id = new_call_id();
+  call.trace = http_trace_id(h);
   add_http_request_env(call.env, h);
   r.policy = [id = call.id, &config = service_.config_](const Outcome* o) {
     return http_verdict(o, id, config);
