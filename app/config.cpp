@@ -116,6 +116,24 @@ constexpr Option kOptions[] = {
     {"metrics-port", "HOTWRAP_METRICS_PORT", Kind::Port, "8081 in the http contract, else off",
      "TCP port of the Prometheus metrics (GET /metrics); 0: off",
      [](Config& c, uint64_t n, std::string_view) { c.metrics_port = static_cast<int>(n); }},
+    {"funker-oneshot", "HOTWRAP_FUNKER_ONESHOT", Kind::Bool, "0",
+     "funker contract: serve one call, then exit with the command's status (Funker's own "
+     "handlers' behaviour); 0: serve every connection",
+     [](Config& c, uint64_t n, std::string_view) { c.funker_oneshot = n == 1; }},
+    {"funker-json", "HOTWRAP_FUNKER_JSON", Kind::Bool, "0",
+     "funker contract: answer only a stdout that is one JSON value; otherwise close with no "
+     "bytes and log why",
+     [](Config& c, uint64_t n, std::string_view) { c.funker_json = n == 1; }},
+    {"capture-dir", "HOTWRAP_CAPTURE_DIR", Kind::Text, "unset (off)",
+     "write each call's request and answer under this directory, for `hotwrap replay` (request "
+     "bodies may hold secrets)",
+     [](Config& c, uint64_t, std::string_view t) { c.capture_dir = t; }},
+    {"capture-max-bytes", "HOTWRAP_CAPTURE_MAX_BYTES", Kind::Bytes, "1048576",
+     "capture: each body of a call kept up to this many bytes, the rest cut and marked",
+     [](Config& c, uint64_t n, std::string_view) { c.capture_max_bytes = n; }},
+    {"capture-total-bytes", "HOTWRAP_CAPTURE_TOTAL_BYTES", Kind::Bytes, "67108864",
+     "capture: the directory's budget; the oldest calls are removed first",
+     [](Config& c, uint64_t n, std::string_view) { c.capture_total_bytes = n; }, 1},
 };
 
 // OpenFaaS's watchdog settings an image converted from it keeps: honoured when hotwrap's own

@@ -29,10 +29,10 @@ class Platform {
 };
 
 struct PlatformChoice {
-  enum class Kind { FnStream, FnJson, FnHttp, FnDefault, Http };
+  enum class Kind { FnStream, FnJson, FnHttp, FnDefault, Http, Funker };
   Kind kind = Kind::FnDefault;
   std::string listener;  // FnStream: FN_LISTENER
-  uint16_t port = 0;     // Http: the TCP port
+  uint16_t port = 0;     // Http, Funker: the TCP port
 };
 
 // The contract HOTWRAP_CONTRACT names, else the one the platform's environment gives away

@@ -66,6 +66,15 @@ class CallHandler {
   ~CallHandler() = default;
 };
 
+// What a call's request looked like on the wire, for the capture (HOTWRAP_CAPTURE_DIR): the
+// contract always; method, URL and headers only while capturing (no work per call otherwise).
+struct CallMeta {
+  const char* contract = "";  // "fn-http-stream", "fn-json", "fn-http", "fn-default", "http", ...
+  std::string method;
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
 struct CallRequest {
   std::string id;                                // for log lines
   CallEnv env;                                   // the call's variables, as its protocol names them
@@ -81,6 +90,7 @@ struct CallRequest {
   // has no answer to send before the deadline (the cold default format) gives the command all
   // of its time.
   std::optional<Millis> deadline_margin = std::nullopt;
+  CallMeta meta{};
 };
 
 class Runner;
