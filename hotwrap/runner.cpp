@@ -174,9 +174,9 @@ void Runner::bury(pid_t pid, std::string id, std::unique_ptr<StderrRelay> stderr
 
 StdioPlan Runner::with_log_plan(StdioPlan plan) const {
   // A hot call's stderr goes through hotwrap: its lines get the call id, and a failed call's
-  // answer carries the end of it. The cold default format hands the command all of hotwrap's
-  // streams and leaves stderr alone too.
-  if (plan.out == Stdio::Pipe) plan.err = Stdio::Pipe;
+  // answer carries the end of it. The cold default format hands the command hotwrap's stdin and
+  // stdout, and its stderr too unless each line is to carry the call id.
+  if (plan.out == Stdio::Pipe || config_.stderr_prefix) plan.err = Stdio::Pipe;
   return plan;
 }
 

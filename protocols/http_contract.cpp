@@ -197,6 +197,7 @@ Route HttpConnection::route(const RequestHead& h) {
   ++service_.in_flight_;
   if (service_.observer_ != nullptr) service_.observer_->call_started();
   CallRequest& call = r.request;
+  call.meta.contract = "http";
   call.id = http_call_id(h);
   if (call.id.empty()) call.id = new_call_id();
   add_http_request_env(call.env, h);

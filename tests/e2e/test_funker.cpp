@@ -14,24 +14,13 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "tcp_client.hpp"
 
 using namespace e2e;
+using e2e::tcp::unused_port;
+using FunkerAnswer = e2e::tcp::Answer;
 
 namespace {
-
-// A TCP port nothing listens on now.
-uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 struct FunkerServer {
   uint16_t port = unused_port();
@@ -52,56 +41,6 @@ struct FunkerServer {
                     srv->stderr_text());
   }
 };
-
-struct FunkerAnswer {
-  std::string body;
-  bool eof = false;        // the connection ended cleanly (FIN)
-  bool reset = false;      // it ended with an error (RST)
-  bool timed_out = false;  // neither within the limit
-};
-
-// Funker's caller: connect, write, half-close (unless told not to), read to EOF.
-FunkerAnswer funker_call(uint16_t port, std::string_view request, Ms timeout = 10000ms,
-                         bool half_close = true) {
-  FunkerAnswer a;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  size_t off = 0;
-  while (off < request.size()) {
-    ssize_t n = ::send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    off += static_cast<size_t>(n);
-  }
-  if (half_close) ::shutdown(fd, SHUT_WR);
-  auto end = Clock::now() + timeout;
-  char buf[65536];
-  for (;;) {
-    auto left = std::chrono::duration_cast<Ms>(end - Clock::now()).count();
-    if (left <= 0) {
-      a.timed_out = true;
-      break;
-    }
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n > 0) {
-      a.body.append(buf, static_cast<size_t>(n));
-    } else if (n == 0) {
-      a.eof = true;
-      break;
-    } else if (errno != EINTR) {
-      a.reset = true;
-      break;
-    }
-  }
-  ::close(fd);
-  return a;
-}
 
 // funker-python's call() (funker/call.py), with the port as a parameter; prints repr(result).
 const char* kPythonCaller = R"PY(
@@ -153,7 +92,7 @@ TEST_CASE("funker: a JSON call is answered with stdout and hotwrap serves the ne
   FunkerServer s({"cat"});
   for (int i = 0; i < 3; ++i) {
     std::string req = "{\"n\":" + std::to_string(i) + "}";
-    auto a = funker_call(s.port, req);
+    auto a = tcp::call(s.port, req);
     CHECK(a.eof);
     CHECK(a.body == req);
   }
@@ -187,8 +126,8 @@ TEST_CASE("funker: funker-python's call() gets the command's JSON, and None for 
 
 TEST_CASE("funker: the command sees HOTWRAP_CALL_ID, a time-sortable id unique per call") {
   FunkerServer s({"sh", "-c", "cat >/dev/null; printf '\"%s\"' \"$HOTWRAP_CALL_ID\""});
-  auto a = funker_call(s.port, "{}");
-  auto b = funker_call(s.port, "{}");
+  auto a = tcp::call(s.port, "{}");
+  auto b = tcp::call(s.port, "{}");
   REQUIRE(a.body.size() == 28);
   REQUIRE(b.body.size() == 28);
   CHECK(a.body < b.body);
@@ -202,8 +141,7 @@ TEST_CASE("funker: several callers at once are served at once") {
   std::vector<std::thread> threads;
   auto t0 = Clock::now();
   for (int i = 0; i < kCallers; ++i) {
-    threads.emplace_back(
-        [&, i] { answers[i] = funker_call(s.port, "[" + std::to_string(i) + "]"); });
+    threads.emplace_back([&, i] { answers[i] = tcp::call(s.port, "[" + std::to_string(i) + "]"); });
   }
   for (auto& t : threads) t.join();
   auto took = std::chrono::duration_cast<Ms>(Clock::now() - t0);
@@ -221,7 +159,7 @@ TEST_CASE("funker: a caller that never half-closes is bounded by HOTWRAP_TIMEOUT
   SUBCASE("the command waits for the rest of its stdin") {
     FunkerServer s({"cat"}, {{"HOTWRAP_TIMEOUT_MS", "500"}});
     auto t0 = Clock::now();
-    auto a = funker_call(s.port, "{\"x\":", 10000ms, false);
+    auto a = tcp::call(s.port, "{\"x\":", 10000ms, false);
     auto took = std::chrono::duration_cast<Ms>(Clock::now() - t0);
     CHECK(!a.timed_out);
     CHECK(a.body.empty());
@@ -230,38 +168,38 @@ TEST_CASE("funker: a caller that never half-closes is bounded by HOTWRAP_TIMEOUT
   }
   SUBCASE("the command is done without reading: the answer waits for the half-close") {
     FunkerServer s({"echo", "1"}, {{"HOTWRAP_TIMEOUT_MS", "500"}});
-    auto a = funker_call(s.port, "{}", 10000ms, false);
+    auto a = tcp::call(s.port, "{}", 10000ms, false);
     CHECK(!a.timed_out);
     CHECK(a.body.empty());
     CHECK(s.srv->wait_stderr("did not half-close its connection within HOTWRAP_TIMEOUT_MS=500",
                              2000ms));
     // A caller that does half-close gets the answer.
-    CHECK(funker_call(s.port, "{}").body == "1\n");
+    CHECK(tcp::call(s.port, "{}").body == "1\n");
   }
 }
 
 TEST_CASE("funker: HOTWRAP_FUNKER_JSON=1 answers only one JSON value and logs why not") {
   FunkerServer s({"sh", "-c", "read -r x; printf '%s' \"$x\""}, {{"HOTWRAP_FUNKER_JSON", "1"}});
-  CHECK(funker_call(s.port, "{\"a\": [1, 2]}\n").body == "{\"a\": [1, 2]}");
-  CHECK(funker_call(s.port, "3\n").body == "3");
-  auto bad = funker_call(s.port, "{\"a\": oops}\n");
+  CHECK(tcp::call(s.port, "{\"a\": [1, 2]}\n").body == "{\"a\": [1, 2]}");
+  CHECK(tcp::call(s.port, "3\n").body == "3");
+  auto bad = tcp::call(s.port, "{\"a\": oops}\n");
   CHECK(bad.eof);
   CHECK(bad.body.empty());
   CHECK(s.srv->wait_stderr("stdout is not one JSON value (invalid JSON at byte 6", 2000ms));
-  CHECK(funker_call(s.port, "1 2\n").body.empty());  // two values are not one
+  CHECK(tcp::call(s.port, "1 2\n").body.empty());  // two values are not one
 }
 
 TEST_CASE("funker: past HOTWRAP_BUFFER_BYTES a later failure resets the connection") {
   FunkerServer s({"sh", "-c", "cat >/dev/null; head -c 100000 /dev/zero; exit 1"},
                  {{"HOTWRAP_BUFFER_BYTES", "1000"}});
-  auto a = funker_call(s.port, "{}");
+  auto a = tcp::call(s.port, "{}");
   CHECK(a.reset);
   CHECK(!a.eof);
   CHECK(s.srv->wait_stderr("failed after its answer began streaming", 2000ms));
   // A large successful answer streams whole.
   FunkerServer ok({"sh", "-c", "cat >/dev/null; head -c 3000000 /dev/zero"},
                   {{"HOTWRAP_BUFFER_BYTES", "1000"}});
-  auto b = funker_call(ok.port, "{}");
+  auto b = tcp::call(ok.port, "{}");
   CHECK(b.eof);
   CHECK(b.body.size() == 3000000);
 }
@@ -269,7 +207,7 @@ TEST_CASE("funker: past HOTWRAP_BUFFER_BYTES a later failure resets the connecti
 TEST_CASE("funker: a large request streams into the command") {
   FunkerServer s({"wc", "-c"});
   std::string big(5 << 20, 'x');
-  auto a = funker_call(s.port, big, 20000ms);
+  auto a = tcp::call(s.port, big, 20000ms);
   CHECK(a.eof);
   CHECK(a.body == "5242880\n");
 }
@@ -277,13 +215,13 @@ TEST_CASE("funker: a large request streams into the command") {
 TEST_CASE("funker: HOTWRAP_FUNKER_ONESHOT=1 answers one call, then exits with its status") {
   SUBCASE("success") {
     FunkerServer s({"cat"}, {{"HOTWRAP_FUNKER_ONESHOT", "1"}});
-    CHECK(funker_call(s.port, "[1]").body == "[1]");
+    CHECK(tcp::call(s.port, "[1]").body == "[1]");
     auto st = s.srv->wait_exit(5000ms);
     CHECK(exit_code(st) == 0);
   }
   SUBCASE("failure") {
     FunkerServer s({"sh", "-c", "cat >/dev/null; exit 3"}, {{"HOTWRAP_FUNKER_ONESHOT", "1"}});
-    auto a = funker_call(s.port, "[1]");
+    auto a = tcp::call(s.port, "[1]");
     CHECK(a.eof);
     CHECK(a.body.empty());
     auto st = s.srv->wait_exit(5000ms);
@@ -294,7 +232,7 @@ TEST_CASE("funker: HOTWRAP_FUNKER_ONESHOT=1 answers one call, then exits with it
 TEST_CASE("funker: SIGTERM lets the running call finish, then exits 0") {
   FunkerServer s({"sh", "-c", "cat >/dev/null; sleep 0.4; echo done"});
   FunkerAnswer a;
-  std::thread t([&] { a = funker_call(s.port, "{}"); });
+  std::thread t([&] { a = tcp::call(s.port, "{}"); });
   REQUIRE(wait_until([&] { return !s.srv->children().empty(); }, 5000ms));
   s.srv->signal(SIGTERM);
   t.join();
