@@ -353,6 +353,28 @@ std::expected<Parsed, std::string> parse_config(int argc, const char* const* arg
     }
   }
   if (auto err = apply_watchdog(p.config, getenv_fn); !err.empty()) return std::unexpected(err);
+  if (argc > 1 && std::string_view(argv[1]) == "replay") {
+    // hotwrap replay DIR [--update] [-- command...]
+    p.action = Action::Replay;
+    int j = 2;
+    for (; j < argc && std::string_view(argv[j]) != "--"; ++j) {
+      std::string_view a = argv[j];
+      if (a == "--update") {
+        p.replay_update = true;
+      } else if (!a.starts_with("-") && p.replay_dir.empty()) {
+        p.replay_dir = a;
+      } else {
+        return std::unexpected("replay: unexpected '" + std::string(a) +
+                               "'; usage: hotwrap replay DIR [--update] [-- command...]");
+      }
+    }
+    if (p.replay_dir.empty()) {
+      return std::unexpected(std::string(
+          "replay: which capture? usage: hotwrap replay DIR [--update] [-- command...]"));
+    }
+    for (++j; j < argc; ++j) p.config.command.emplace_back(argv[j]);
+    return p;
+  }
   int i = 1;
   for (; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -470,6 +492,7 @@ std::vector<std::string> config_warnings(const char* const* envp) {
 std::string help_text() {
   std::string s =
       "usage: hotwrap [options] [--] command [args...]\n"
+      "       hotwrap replay DIR [--update] [-- command...]   (see HOTWRAP_CAPTURE_DIR)\n"
       "\n"
       "Runs `command` once per call: the request body on its stdin, its stdout as the\n"
       "response, its stderr in the log. HOTWRAP_CONTRACT (or the platform's environment)\n"

@@ -20,8 +20,8 @@ namespace hotwrap {
 
 namespace {
 
-FnContext fn_context(Runner& runner, const Config& config, Getenv getenv_fn) {
-  return FnContext{runner.loop(), runner, config,
+FnContext fn_context(Runner& runner, CallStarter& calls, const Config& config, Getenv getenv_fn) {
+  return FnContext{runner.loop(), calls, config,
                    LogFrame(getenv_fn("FN_LOGFRAME_NAME"), getenv_fn("FN_LOGFRAME_HDR")),
                    fdk_headers(config)};
 }
@@ -123,11 +123,11 @@ class LockFile {
 // The http contract on a TCP port (OpenFaaS, Knative, Cloud Run).
 class HttpPlatform final : public Platform {
  public:
-  HttpPlatform(Runner& runner, const Config& config, Lifecycle& life, UniqueFd listen_fd,
-               Getenv getenv_fn)
+  HttpPlatform(Runner& runner, CallStarter& calls, const Config& config, Lifecycle& life,
+               UniqueFd listen_fd, Getenv getenv_fn)
       : config_(config),
         life_(life),
-        service_(runner, config),
+        service_(calls, config),
         listener_(runner.loop(), std::move(listen_fd), config.max_connections,
                   service_.connections()),
         lock_(getenv_fn) {
@@ -154,9 +154,10 @@ class HttpPlatform final : public Platform {
 // connection; HOTWRAP_FUNKER_ONESHOT=1 keeps their one call, then exit with the command's status.
 class FunkerPlatform final : public Platform {
  public:
-  FunkerPlatform(Runner& runner, const Config& config, Lifecycle& life, UniqueFd listen_fd)
+  FunkerPlatform(Runner& runner, CallStarter& calls, const Config& config, Lifecycle& life,
+                 UniqueFd listen_fd)
       : life_(life),
-        service_(runner, config),
+        service_(calls, config),
         listener_(runner.loop(), std::move(listen_fd),
                   config.funker_oneshot ? 1 : config.max_connections, connections(config)),
         stop_listening_(runner.loop(), [this] { drain(); }) {
@@ -301,12 +302,10 @@ RunnerOptions runner_options_for(const PlatformChoice& choice) {
   return RunnerOptions{{"HOTWRAP_CALL_ENV_FILE", "FN_CALL_ENV_FILE"}};
 }
 
-std::expected<std::unique_ptr<Platform>, std::string> start_platform(const PlatformChoice& choice,
-                                                                     Runner& runner,
-                                                                     const Config& config,
-                                                                     Lifecycle& life,
-                                                                     Getenv getenv_fn) {
-  FnContext fn = fn_context(runner, config, getenv_fn);
+std::expected<std::unique_ptr<Platform>, std::string> start_platform(
+    const PlatformChoice& choice, Runner& runner, CallStarter& calls, const Config& config,
+    Lifecycle& life, Getenv getenv_fn) {
+  FnContext fn = fn_context(runner, calls, config, getenv_fn);
   switch (choice.kind) {
     case PlatformChoice::Kind::FnStream: {
       std::string path = choice.listener.substr(5);
@@ -339,9 +338,10 @@ std::expected<std::unique_ptr<Platform>, std::string> start_platform(const Platf
           static_cast<unsigned>(tcp->port), tcp->dual_stack ? "IPv4 and IPv6" : "IPv4");
       runner.enable_prespawn();
       if (funker) {
-        return std::make_unique<FunkerPlatform>(runner, config, life, std::move(tcp->fd));
+        return std::make_unique<FunkerPlatform>(runner, calls, config, life, std::move(tcp->fd));
       }
-      return std::make_unique<HttpPlatform>(runner, config, life, std::move(tcp->fd), getenv_fn);
+      return std::make_unique<HttpPlatform>(runner, calls, config, life, std::move(tcp->fd),
+                                            getenv_fn);
     }
   }
   return std::unexpected(std::string("unknown platform"));

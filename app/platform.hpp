@@ -44,12 +44,10 @@ std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn, con
 // What the runner needs to know of the platform before any call (prespawn's variable names).
 RunnerOptions runner_options_for(const PlatformChoice& choice);
 
-// Sets up the transport and the protocol; from then on calls are served. An error is one
-// start-up line.
-std::expected<std::unique_ptr<Platform>, std::string> start_platform(const PlatformChoice& choice,
-                                                                     Runner& runner,
-                                                                     const Config& config,
-                                                                     Lifecycle& life,
-                                                                     Getenv getenv_fn);
+// Sets up the transport and the protocol; from then on calls are served, started on `calls`
+// (the runner, or the capture around it). An error is one start-up line.
+std::expected<std::unique_ptr<Platform>, std::string> start_platform(
+    const PlatformChoice& choice, Runner& runner, CallStarter& calls, const Config& config,
+    Lifecycle& life, Getenv getenv_fn);
 
 }  // namespace hotwrap

@@ -108,7 +108,8 @@ class Reply final : private LogWaiter {
   ReplyFraming& framing_;
   const uint64_t hold_limit_;
   const bool log_calls_;
-  std::string id_;  // of the call being answered
+  const bool capture_;  // HOTWRAP_CAPTURE_DIR: the call's capture hears the verdict
+  std::string id_;      // of the call being answered
   Phase phase_ = Phase::Idle;
   StatusPolicy policy_;
   CallControl* call_ = nullptr;

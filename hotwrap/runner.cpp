@@ -548,7 +548,10 @@ void Call::child_exited(int wstatus) {
 }
 
 void Call::finish(Outcome outcome) {
-  if (!outcome.ok() && stderr_) outcome.stderr_tail = stderr_->tail();
+  // A failure's reason; every call's, for the capture.
+  if (stderr_ && (!outcome.ok() || !runner_.config_.capture_dir.empty())) {
+    outcome.stderr_tail = stderr_->tail();
+  }
   phase_ = Phase::Finished;
   term_timer_.stop();
   kill_timer_.stop();

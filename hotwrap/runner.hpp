@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -94,6 +95,7 @@ struct CallRequest {
 };
 
 class Runner;
+struct Verdict;
 
 // What a protocol drives of a running call. Destroying it before call_finished kills the call's
 // process group (the caller went away). Call implements it; tests and fuzzers fake it.
@@ -114,6 +116,9 @@ class CallControl {
   virtual void pause_output() = 0;
   virtual void resume_output() = 0;
   virtual const std::string& id() const = 0;
+  // The capture (hotwrap/capture.hpp) is told the verdict the reply path decides for this call;
+  // empty when nothing listens. Asked only while capturing.
+  virtual std::function<void(const Verdict&)> verdict_observer() { return {}; }
 };
 
 // Starts calls: the Runner, or a fake in tests. Failures to start arrive as a NotStarted outcome

@@ -73,6 +73,10 @@ std::optional<std::string> variable_part(std::string_view header) {
 
 }  // namespace
 
+Verdict http_call_verdict(const Outcome* outcome, const std::string& id, const Config& config) {
+  return http_verdict(outcome, id, config);
+}
+
 std::string http_call_id(const RequestHead& head) {
   auto usable = [](const std::string* v) {
     return v != nullptr && !v->empty() && v->size() <= kMaxIdBytes;
