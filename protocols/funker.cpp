@@ -44,9 +44,11 @@ class FunkerConnection final : public Connection, private CallHandler, private R
   void on_input(std::string_view bytes);
   void on_input_end(int err);
   void on_limit();
-  void call_output(std::string_view bytes) override { reply_.output(bytes); }
+  void call_output(std::string_view bytes) override {
+    if (!closed_) reply_.output(bytes);
+  }
   void call_input_ready() override {
-    if (!input_ended_) reader_.start();
+    if (!input_ended_ && !closed_) reader_.start();
   }
   void call_finished(const Outcome& outcome) override;
   void send_whole(const Verdict& verdict, std::string_view body) override;
@@ -152,6 +154,7 @@ void FunkerConnection::on_input_end(int err) {
 void FunkerConnection::call_finished(const Outcome& outcome) {
   std::unique_ptr<CallControl> done = std::move(call_);  // destroyed on return: the call ended
   service_.last_exit_code_ = outcome.exit_code();
+  if (closed_) return;  // nobody to answer
   if (input_ended_ || reply_.streaming() || !outcome.ok()) {
     // A streamed answer ends now, and a failure has no bytes to wait with: the rest of a request
     // still arriving goes unread.
@@ -214,9 +217,7 @@ void FunkerConnection::close_after_flush() {
 
 void FunkerConnection::on_write_error(int err) {
   log(Level::Warn, id_, "writing the answer: %s (the caller hung up)", std::strerror(err));
-  call_.reset();  // kills the command's process group
-  reply_.abandon();
-  close_now(true);
+  close_now(true);  // the call's process group ends with the connection
 }
 
 void FunkerConnection::close_now(bool reset) {
@@ -225,12 +226,10 @@ void FunkerConnection::close_now(bool reset) {
   reader_.stop();
   limit_.stop();
   if (reset) reset_on_close(fd_.get());
-  if (call_) {
-    call_.reset();
-    reply_.abandon();
-  }
-  // The socket closes with the connection, on the listener's next sweep: the reader's and the
-  // writer's events go first.
+  // A call still running is killed with the connection, on the listener's next sweep (never
+  // here: this may run inside the call's own callbacks), and the socket closes after the
+  // reader's and the writer's events are gone.
+  if (call_) reply_.abandon();
   listener_.retire();
 }
 

@@ -239,3 +239,32 @@ TEST_CASE("funker: SIGTERM lets the running call finish, then exits 0") {
   CHECK(a.body == "done\n");
   CHECK(exit_code(s.srv->wait_exit(5000ms)) == 0);
 }
+
+TEST_CASE("funker: a caller that goes away mid-answer ends the call; hotwrap serves on") {
+  FunkerServer s({"sh", "-c", "cat >/dev/null; exec head -c 50000000 /dev/zero"},
+                 {{"HOTWRAP_BUFFER_BYTES", "1000"}});
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(s.port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  ::shutdown(fd, SHUT_WR);
+  char buf[65536];
+  size_t got = 0;
+  while (got < 200000) {
+    pollfd p{fd, POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 5000) == 1);
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    REQUIRE(n > 0);
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  CHECK(s.srv->wait_stderr("(the caller hung up)", 5000ms));
+  CHECK(wait_until([&] { return s.srv->children().empty(); }, 5000ms));
+  CHECK(s.srv->zombies().empty());
+  auto next = tcp::call(s.port, "x", 20000ms);  // the next caller gets a whole answer
+  CHECK(next.eof);
+  CHECK(next.body.size() == 50000000);
+}
