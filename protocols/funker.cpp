@@ -155,15 +155,16 @@ void FunkerConnection::call_finished(const Outcome& outcome) {
   std::unique_ptr<CallControl> done = std::move(call_);  // destroyed on return: the call ended
   service_.last_exit_code_ = outcome.exit_code();
   if (closed_) return;  // nobody to answer
-  if (input_ended_ || reply_.streaming() || !outcome.ok()) {
-    // A streamed answer ends now, and a failure has no bytes to wait with: the rest of a request
-    // still arriving goes unread.
+  if (input_ended_ || reply_.streaming() || outcome.timed_out() ||
+      outcome.kind == Outcome::Kind::ShutDown) {
+    // A streamed answer ends now, and so does a call out of time: the rest of a request still
+    // arriving goes unread.
     reply_.finish(outcome);
     return;
   }
-  // The command is done before the caller half-closed: the answer waits for the half-close
-  // (closing with unread bytes would reset the connection and lose the answer), within the
-  // call's time limit.
+  // The command is done before the caller half-closed: the answer (or, for a failure, the empty
+  // one) waits for the half-close — closing with unread bytes would reset the connection and
+  // lose the answer — within the call's time limit.
   reply_.release_call();
   ended_ = outcome;
   reader_.start();
