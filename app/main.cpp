@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   AppLifecycle life(**loop, runner, config);
   // HOTWRAP_CAPTURE_DIR: every call passes through the capture; otherwise it does not exist.
   std::optional<CaptureStarter> capture;
-  if (!config.capture_dir.empty()) capture.emplace(runner, config);
+  if (!config.capture_dir.empty()) capture.emplace(**loop, runner, config);
   CallStarter& calls = capture ? static_cast<CallStarter&>(*capture) : runner;
   auto platform = start_platform(*choice, runner, calls, config, life, env_lookup);
   if (!platform) {

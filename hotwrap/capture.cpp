@@ -152,14 +152,21 @@ uint64_t remove_capture(const std::string& path) {
   return freed;
 }
 
+// What a file of `n` bytes takes on disk, near enough: whole 4 KiB blocks (the budget is about
+// the disk, and a capture is mostly small files).
+uint64_t on_disk(uint64_t n) {
+  constexpr uint64_t kBlock = 4096;
+  return (n + kBlock - 1) / kBlock * kBlock;
+}
+
 uint64_t capture_bytes(const std::string& path) {
-  uint64_t total = 0;
+  uint64_t total = on_disk(1);  // the directory
   if (DIR* d = ::opendir(path.c_str())) {
     while (dirent* e = ::readdir(d)) {
       struct stat st{};
       std::string f = path + "/" + e->d_name;
       if (e->d_name[0] != '.' && ::lstat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-        total += static_cast<uint64_t>(st.st_size);
+        total += on_disk(static_cast<uint64_t>(st.st_size));
       }
     }
     ::closedir(d);
@@ -257,10 +264,13 @@ struct CaptureStarter::Record {
     uint64_t room = starter.config_.capture_max_bytes;
     if (into.size() < room) into.append(bytes.substr(0, room - into.size()));
   }
-  void maybe_store() {
-    if (written || !outcome || !verdict) return;
-    written = true;
-    starter.store(*this);
+  // Once both the end and the verdict are in, the record is written on the next loop iteration:
+  // after the answer has left.
+  static void maybe_store(const std::shared_ptr<Record>& r) {
+    if (r->written || !r->outcome || !r->verdict) return;
+    r->written = true;
+    r->starter.pending_.push_back(r);
+    r->starter.flush_.start(std::chrono::microseconds(0));
   }
 };
 
@@ -292,7 +302,7 @@ class CapturedCall final : public CallControl, private CallHandler {
   std::function<void(const Verdict&)> verdict_observer() override {
     return [record = record_](const Verdict& v) {
       record->verdict = v;
-      record->maybe_store();
+      CaptureStarter::Record::maybe_store(record);
     };
   }
 
@@ -306,7 +316,7 @@ class CapturedCall final : public CallControl, private CallHandler {
     std::shared_ptr<CaptureStarter::Record> record = record_;  // `this` may go in the next line
     record->outcome = outcome;
     outer_.call_finished(outcome);
-    record->maybe_store();
+    CaptureStarter::Record::maybe_store(record);
   }
 
   CallHandler& outer_;
@@ -316,8 +326,8 @@ class CapturedCall final : public CallControl, private CallHandler {
 
 }  // namespace
 
-CaptureStarter::CaptureStarter(CallStarter& inner, const Config& config)
-    : inner_(inner), config_(config) {
+CaptureStarter::CaptureStarter(Loop& loop, CallStarter& inner, const Config& config)
+    : inner_(inner), config_(config), flush_(loop, [this] { flush(); }) {
   const std::string& dir = config.capture_dir;
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     log(Level::Warn, {}, "capture: cannot create %s: %s; calls go on uncaptured", dir.c_str(),
@@ -349,6 +359,16 @@ CaptureStarter::CaptureStarter(CallStarter& inner, const Config& config)
 std::unique_ptr<CallControl> CaptureStarter::start(CallHandler& handler, CallRequest request) {
   auto record = std::make_shared<Record>(*this);
   return std::make_unique<CapturedCall>(inner_, handler, std::move(request), std::move(record));
+}
+
+CaptureStarter::~CaptureStarter() {
+  flush();
+}
+
+void CaptureStarter::flush() {
+  std::vector<std::shared_ptr<Record>> records = std::move(pending_);
+  pending_.clear();
+  for (const auto& r : records) store(*r);
 }
 
 void CaptureStarter::remove_oldest() {
@@ -419,7 +439,8 @@ void CaptureStarter::store(const Record& r) {
   }
   if (failing_) log(Level::Info, r.id, "capture: writing again to %s", config_.capture_dir.c_str());
   failing_ = false;
-  uint64_t bytes = req_text.size() + ans_text.size() + req_kept + ans_kept;
+  uint64_t bytes = on_disk(1) + on_disk(req_text.size()) + on_disk(ans_text.size()) +
+                   on_disk(req_kept) + on_disk(ans_kept);
   kept_.emplace_back(std::move(name), bytes);
   total_ += bytes;
   while (total_ > config_.capture_total_bytes && !kept_.empty()) remove_oldest();

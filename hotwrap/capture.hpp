@@ -17,14 +17,15 @@
 //                    "body_kept", "body_truncated"}
 //     answer.body   the answer's body (the command's stdout, or the failure text), cut likewise
 // A call's two bodies together keep at most HOTWRAP_CAPTURE_MAX_BYTES (each at least half of it
-// when both are larger). The directory is kept within HOTWRAP_CAPTURE_TOTAL_BYTES by removing
+// when both are larger). The directory is kept within HOTWRAP_CAPTURE_TOTAL_BYTES (counted in
+// whole 4 KiB blocks, as a disk holds small files) by removing
 // the oldest calls first, those of earlier runs included. A call is written under
 // `<name>.partial` and renamed when complete. Files are mode 0600, directories 0700: request
 // bodies may be secrets.
 //
-// A capture never changes an answer: it is written when the call has been answered (small files,
-// bounded), and a write that fails (a full disk) drops that call's capture with one log line per
-// episode.
+// A capture never changes an answer: it is written on the loop iteration after the call has been
+// answered (small files, bounded), and a write that fails (a full disk) drops that call's capture
+// with one log line per episode.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "hotwrap/config.hpp"
+#include "hotwrap/loop.hpp"
 #include "hotwrap/reply.hpp"
 #include "hotwrap/runner.hpp"
 
@@ -56,7 +58,8 @@ class CaptureStarter final : public CallStarter {
  public:
   // Scans `config.capture_dir` (created if missing) for earlier captures, which count against
   // the budget; leftovers of an interrupted write are removed.
-  CaptureStarter(CallStarter& inner, const Config& config);
+  CaptureStarter(Loop& loop, CallStarter& inner, const Config& config);
+  ~CaptureStarter();  // writes what is still pending
   CaptureStarter(const CaptureStarter&) = delete;
   CaptureStarter& operator=(const CaptureStarter&) = delete;
 
@@ -68,6 +71,7 @@ class CaptureStarter final : public CallStarter {
 
  private:
   void remove_oldest();
+  void flush();  // writes the records waiting for their answer to leave
 
   CallStarter& inner_;
   const Config& config_;
@@ -75,6 +79,8 @@ class CaptureStarter final : public CallStarter {
   uint64_t total_ = 0;
   uint64_t seq_ = 0;
   bool failing_ = false;  // the last write failed: logged once until one succeeds
+  std::vector<std::shared_ptr<Record>> pending_;
+  Timer flush_;
 };
 
 }  // namespace hotwrap
