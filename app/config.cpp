@@ -129,7 +129,8 @@ constexpr Option kOptions[] = {
      "bodies may hold secrets)",
      [](Config& c, uint64_t, std::string_view t) { c.capture_dir = t; }},
     {"capture-max-bytes", "HOTWRAP_CAPTURE_MAX_BYTES", Kind::Bytes, "1048576",
-     "capture: each body of a call kept up to this many bytes, the rest cut and marked",
+     "capture: a call's request and answer bodies together keep at most this much; the rest "
+     "is cut and marked",
      [](Config& c, uint64_t n, std::string_view) { c.capture_max_bytes = n; }},
     {"capture-total-bytes", "HOTWRAP_CAPTURE_TOTAL_BYTES", Kind::Bytes, "67108864",
      "capture: the directory's budget; the oldest calls are removed first",
