@@ -127,6 +127,25 @@ constexpr Option kOptions[] = {
      "with json logs: the Google Cloud project id that puts a call's trace (traceparent or "
      "X-Cloud-Trace-Context) on its lines as logging.googleapis.com/trace",
      [](Config& c, uint64_t, std::string_view t) { c.trace_project = t; }},
+    {"funker-oneshot", "HOTWRAP_FUNKER_ONESHOT", Kind::Bool, "0",
+     "funker contract: serve one call, then exit with the command's status (Funker's own "
+     "handlers' behaviour); 0: serve every connection",
+     [](Config& c, uint64_t n, std::string_view) { c.funker_oneshot = n == 1; }},
+    {"funker-json", "HOTWRAP_FUNKER_JSON", Kind::Bool, "0",
+     "funker contract: answer only a stdout that is one JSON value; otherwise close with no "
+     "bytes and log why",
+     [](Config& c, uint64_t n, std::string_view) { c.funker_json = n == 1; }},
+    {"capture-dir", "HOTWRAP_CAPTURE_DIR", Kind::Text, "unset (off)",
+     "write each call's request and answer under this directory, for `hotwrap replay` (request "
+     "bodies may hold secrets)",
+     [](Config& c, uint64_t, std::string_view t) { c.capture_dir = t; }},
+    {"capture-max-bytes", "HOTWRAP_CAPTURE_MAX_BYTES", Kind::Bytes, "1048576",
+     "capture: a call's request and answer bodies together keep at most this much; the rest "
+     "is cut and marked",
+     [](Config& c, uint64_t n, std::string_view) { c.capture_max_bytes = n; }},
+    {"capture-total-bytes", "HOTWRAP_CAPTURE_TOTAL_BYTES", Kind::Bytes, "67108864",
+     "capture: the directory's budget; the oldest calls are removed first",
+     [](Config& c, uint64_t n, std::string_view) { c.capture_total_bytes = n; }, 1},
 };
 
 // OpenFaaS's watchdog settings an image converted from it keeps: honoured when hotwrap's own
@@ -350,6 +369,28 @@ std::expected<Parsed, std::string> parse_config(int argc, const char* const* arg
     }
   }
   if (auto err = apply_watchdog(p.config, getenv_fn); !err.empty()) return std::unexpected(err);
+  if (argc > 1 && std::string_view(argv[1]) == "replay") {
+    // hotwrap replay DIR [--update] [-- command...]
+    p.action = Action::Replay;
+    int j = 2;
+    for (; j < argc && std::string_view(argv[j]) != "--"; ++j) {
+      std::string_view a = argv[j];
+      if (a == "--update") {
+        p.replay_update = true;
+      } else if (!a.starts_with("-") && p.replay_dir.empty()) {
+        p.replay_dir = a;
+      } else {
+        return std::unexpected("replay: unexpected '" + std::string(a) +
+                               "'; usage: hotwrap replay DIR [--update] [-- command...]");
+      }
+    }
+    if (p.replay_dir.empty()) {
+      return std::unexpected(std::string(
+          "replay: which capture? usage: hotwrap replay DIR [--update] [-- command...]"));
+    }
+    for (++j; j < argc; ++j) p.config.command.emplace_back(argv[j]);
+    return p;
+  }
   int i = 1;
   for (; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -473,6 +514,7 @@ std::vector<std::string> config_warnings(const char* const* envp) {
 std::string help_text() {
   std::string s =
       "usage: hotwrap [options] [--] command [args...]\n"
+      "       hotwrap replay DIR [--update] [-- command...]   (see HOTWRAP_CAPTURE_DIR)\n"
       "\n"
       "Runs `command` once per call: the request body on its stdin, its stdout as the\n"
       "response, its stderr in the log. HOTWRAP_CONTRACT (or the platform's environment)\n"

@@ -11,11 +11,14 @@
 namespace hotwrap {
 
 // What the command line asked for.
-enum class Action { Run, Help, Version };
+enum class Action { Run, Help, Version, Replay };
 
 struct Parsed {
   Action action = Action::Run;
   Config config;
+  // `hotwrap replay DIR [--update] [-- command...]`: config.command is the one given, or empty.
+  std::string replay_dir;
+  bool replay_update = false;
 };
 
 // Parses flags (which win) over HOTWRAP_* variables looked up with `getenv_fn`.

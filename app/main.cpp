@@ -10,12 +10,15 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "app/command_check.hpp"
 #include "app/config.hpp"
 #include "app/lifecycle.hpp"
 #include "app/metrics_server.hpp"
 #include "app/platform.hpp"
+#include "app/replay.hpp"
+#include "hotwrap/capture.hpp"
 #include "hotwrap/config.hpp"
 #include "hotwrap/log.hpp"
 #include "hotwrap/loop.hpp"
@@ -95,6 +98,15 @@ int main(int argc, char** argv) {
   set_log_format(config.log_format, !config.trace_project.empty() ? config.trace_project
                                     : project != nullptr          ? project
                                                                   : "");
+  if (parsed->action == Action::Replay) {
+    if (auto r = become_subreaper(); !r) {
+      log(Level::Warn, {}, "cannot become a child subreaper (%s)", r.error().describe().c_str());
+    }
+    int code =
+        run_replay({parsed->replay_dir, parsed->replay_update}, config, signal_fd->get(), environ);
+    kill_remaining_children();
+    return code;
+  }
   for (const std::string& w : config_warnings(environ)) log(Level::Warn, {}, "%s", w.c_str());
 
   // An image with a typo in its CMD, or a script whose interpreter is missing, must fail at
@@ -139,7 +151,11 @@ int main(int argc, char** argv) {
     log(Level::Error, {}, "%s", metrics_server.error().c_str());
     return 2;
   }
-  auto platform = start_platform(*choice, runner, config, life, env_lookup,
+  // HOTWRAP_CAPTURE_DIR: every call passes through the capture; otherwise it does not exist.
+  std::optional<CaptureStarter> capture;
+  if (!config.capture_dir.empty()) capture.emplace(**loop, runner, config);
+  CallStarter& calls = capture ? static_cast<CallStarter&>(*capture) : runner;
+  auto platform = start_platform(*choice, runner, calls, config, life, env_lookup,
                                  *metrics_server ? &metrics : nullptr);
   if (!platform) {
     log(Level::Error, {}, "%s", platform.error().c_str());

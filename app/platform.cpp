@@ -10,6 +10,7 @@
 
 #include "hotwrap/log.hpp"
 #include "hotwrap/net.hpp"
+#include "protocols/funker.hpp"
 #include "protocols/http_contract.hpp"
 #include "protocols/http_metrics.hpp"
 #include "transports/listener.hpp"
@@ -20,8 +21,8 @@ namespace hotwrap {
 
 namespace {
 
-FnContext fn_context(Runner& runner, const Config& config, Getenv getenv_fn) {
-  return FnContext{runner.loop(), runner, config,
+FnContext fn_context(Runner& runner, CallStarter& calls, const Config& config, Getenv getenv_fn) {
+  return FnContext{runner.loop(), calls, config,
                    LogFrame(getenv_fn("FN_LOGFRAME_NAME"), getenv_fn("FN_LOGFRAME_HDR")),
                    fdk_headers(config)};
 }
@@ -123,12 +124,12 @@ class LockFile {
 // The http contract on a TCP port (OpenFaaS, Knative, Cloud Run).
 class HttpPlatform final : public Platform {
  public:
-  HttpPlatform(Runner& runner, const Config& config, Lifecycle& life, UniqueFd listen_fd,
-               Getenv getenv_fn, Registry* metrics)
+  HttpPlatform(Runner& runner, CallStarter& calls, const Config& config, Lifecycle& life,
+               UniqueFd listen_fd, Getenv getenv_fn, Registry* metrics)
       : config_(config),
         life_(life),
         observer_(metrics != nullptr ? std::make_unique<HttpMetrics>(*metrics) : nullptr),
-        service_(runner, config, observer_.get()),
+        service_(calls, config, observer_.get()),
         listener_(runner.loop(), std::move(listen_fd), config.max_connections,
                   service_.connections()),
         lock_(getenv_fn) {
@@ -150,6 +151,43 @@ class HttpPlatform final : public Platform {
   HttpService service_;
   Listener listener_;  // after the service: its connections go before the state they use
   LockFile lock_;      // written once the listener is there
+};
+
+// The funker contract on a TCP port (Funker's 9999). Unlike Funker's own handlers it serves every
+// connection; HOTWRAP_FUNKER_ONESHOT=1 keeps their one call, then exit with the command's status.
+class FunkerPlatform final : public Platform {
+ public:
+  FunkerPlatform(Runner& runner, CallStarter& calls, const Config& config, Lifecycle& life,
+                 UniqueFd listen_fd)
+      : life_(life),
+        service_(calls, config),
+        listener_(runner.loop(), std::move(listen_fd),
+                  config.funker_oneshot ? 1 : config.max_connections, connections(config)),
+        stop_listening_(runner.loop(), [this] { drain(); }) {
+    listener_.start();
+  }
+  void drain() override {
+    listener_.drain([this] { life_.done(oneshot_done_ ? service_.last_exit_code() : 0); });
+  }
+
+ private:
+  Listener::Factory connections(const Config& config) {
+    Listener::Factory make = service_.connections();
+    if (!config.funker_oneshot) return make;
+    // One connection, then the listener closes (as Funker's handlers stop listening) and hotwrap
+    // exits once it is answered.
+    return [this, make](UniqueFd fd, Listener& l) {
+      oneshot_done_ = true;
+      stop_listening_.start(std::chrono::microseconds(0));
+      return make(std::move(fd), l);
+    };
+  }
+
+  Lifecycle& life_;
+  FunkerService service_;
+  bool oneshot_done_ = false;
+  Listener listener_;  // after the service: its connections go before the state they use
+  Timer stop_listening_;
 };
 
 // HOTWRAP_PORT, else $PORT, else `fallback`.
@@ -199,10 +237,18 @@ std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn, con
     c.port = *port;
     return c;
   }
-  if (contract == "lambda" || contract == "funker") {
+  if (contract == "funker") {
+    auto port = tcp_port(config, getenv_fn, 9999);
+    if (!port) return std::unexpected(port.error());
+    PlatformChoice c;
+    c.kind = PlatformChoice::Kind::Funker;
+    c.port = *port;
+    return c;
+  }
+  if (contract == "lambda") {
     return std::unexpected("the " + contract +
                            " contract is not built into this hotwrap yet; the contracts here are "
-                           "fn and http (HOTWRAP_CONTRACT)");
+                           "fn, http and funker (HOTWRAP_CONTRACT)");
   }
   return choose_fn(getenv_fn);
 }
@@ -253,14 +299,16 @@ std::expected<PlatformChoice, std::string> choose_fn(Getenv getenv_fn) {
 RunnerOptions runner_options_for(const PlatformChoice& choice) {
   // A prespawned process finds its call's variables under hotwrap's name, and in Fn's contracts
   // under Fn's too.
-  if (choice.kind == PlatformChoice::Kind::Http) return RunnerOptions{};
+  if (choice.kind == PlatformChoice::Kind::Http || choice.kind == PlatformChoice::Kind::Funker) {
+    return RunnerOptions{};
+  }
   return RunnerOptions{{"HOTWRAP_CALL_ENV_FILE", "FN_CALL_ENV_FILE"}};
 }
 
 std::expected<std::unique_ptr<Platform>, std::string> start_platform(
-    const PlatformChoice& choice, Runner& runner, const Config& config, Lifecycle& life,
-    Getenv getenv_fn, Registry* metrics) {
-  FnContext fn = fn_context(runner, config, getenv_fn);
+    const PlatformChoice& choice, Runner& runner, CallStarter& calls, const Config& config,
+    Lifecycle& life, Getenv getenv_fn, Registry* metrics) {
+  FnContext fn = fn_context(runner, calls, config, getenv_fn);
   switch (choice.kind) {
     case PlatformChoice::Kind::FnStream: {
       std::string path = choice.listener.substr(5);
@@ -278,7 +326,8 @@ std::expected<std::unique_ptr<Platform>, std::string> start_platform(
     }
     case PlatformChoice::Kind::FnDefault:
       return std::make_unique<FnDefaultPlatform>(std::move(fn), life, getenv_fn);
-    case PlatformChoice::Kind::Http: {
+    case PlatformChoice::Kind::Http:
+    case PlatformChoice::Kind::Funker: {
       auto tcp = listen_tcp(choice.port);
       if (!tcp) {
         return std::unexpected("cannot listen on TCP port " + std::to_string(choice.port) + ": " +
@@ -287,11 +336,15 @@ std::expected<std::unique_ptr<Platform>, std::string> start_platform(
                                     ? " (another process has it: choose another with HOTWRAP_PORT)"
                                     : ""));
       }
-      log(Level::Info, {}, "serving HTTP on port %u (%s)", static_cast<unsigned>(tcp->port),
-          tcp->dual_stack ? "IPv4 and IPv6" : "IPv4");
+      bool funker = choice.kind == PlatformChoice::Kind::Funker;
+      log(Level::Info, {}, "serving %s on port %u (%s)", funker ? "funker" : "HTTP",
+          static_cast<unsigned>(tcp->port), tcp->dual_stack ? "IPv4 and IPv6" : "IPv4");
       runner.enable_prespawn();
-      return std::make_unique<HttpPlatform>(runner, config, life, std::move(tcp->fd), getenv_fn,
-                                            metrics);
+      if (funker) {
+        return std::make_unique<FunkerPlatform>(runner, calls, config, life, std::move(tcp->fd));
+      }
+      return std::make_unique<HttpPlatform>(runner, calls, config, life, std::move(tcp->fd),
+                                            getenv_fn, metrics);
     }
   }
   return std::unexpected(std::string("unknown platform"));

@@ -30,10 +30,10 @@ class Platform {
 };
 
 struct PlatformChoice {
-  enum class Kind { FnStream, FnJson, FnHttp, FnDefault, Http };
+  enum class Kind { FnStream, FnJson, FnHttp, FnDefault, Http, Funker };
   Kind kind = Kind::FnDefault;
   std::string listener;  // FnStream: FN_LISTENER
-  uint16_t port = 0;     // Http: the TCP port
+  uint16_t port = 0;     // Http, Funker: the TCP port
 };
 
 // The contract HOTWRAP_CONTRACT names, else the one the platform's environment gives away
@@ -45,11 +45,11 @@ std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn, con
 // What the runner needs to know of the platform before any call (prespawn's variable names).
 RunnerOptions runner_options_for(const PlatformChoice& choice);
 
-// Sets up the transport and the protocol; from then on calls are served. An error is one
-// start-up line. `metrics`: where the contract counts its requests (http_*), when metrics are
-// served.
+// Sets up the transport and the protocol; from then on calls are served, started on `calls`
+// (the runner, or the capture around it). An error is one start-up line. `metrics`: where the
+// contract counts its requests (http_*), when metrics are served.
 std::expected<std::unique_ptr<Platform>, std::string> start_platform(
-    const PlatformChoice& choice, Runner& runner, const Config& config, Lifecycle& life,
-    Getenv getenv_fn, Registry* metrics = nullptr);
+    const PlatformChoice& choice, Runner& runner, CallStarter& calls, const Config& config,
+    Lifecycle& life, Getenv getenv_fn, Registry* metrics = nullptr);
 
 }  // namespace hotwrap

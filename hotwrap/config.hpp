@@ -41,6 +41,14 @@ struct Config {
   // The Google Cloud project of the calls' trace ids (JSON logs' trace field); empty: none.
   std::string trace_project;
 
+  // The funker contract.
+  bool funker_oneshot = false;  // one call, then exit with the command's status
+  bool funker_json = false;     // answer only a stdout that is one JSON value
+  // Capture (hotwrap/capture.hpp): each call's request and answer written under capture_dir.
+  std::string capture_dir;                  // empty: off
+  uint64_t capture_max_bytes = 1 << 20;     // per call: a body past it is cut and marked
+  uint64_t capture_total_bytes = 64 << 20;  // the directory's budget: oldest calls go first
+
   std::vector<std::string> command;  // argv of the wrapped command
 };
 

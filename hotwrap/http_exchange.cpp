@@ -237,6 +237,13 @@ void HttpExchange::begin_request() {
       expect != nullptr && head.http11 && iequals(*expect, "100-continue")) {
     writer_.write("HTTP/1.1 100 Continue\r\n\r\n");
   }
+  if (!cfg_.capture_dir.empty()) {
+    // What the capture stores of the request; nobody else reads it.
+    CallMeta& meta = route_.request.meta;
+    meta.method = head.method;
+    meta.url = head.url;
+    for (const Header& h : head.headers) meta.headers.emplace_back(h.name, h.value);
+  }
   call_ = calls_.start(*this, std::move(route_.request));
   reply_.begin(std::move(route_.policy), call_.get());
 }

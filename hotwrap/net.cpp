@@ -238,4 +238,9 @@ Result<void> connect_result(int fd) {
   return {};
 }
 
+void reset_on_close(int fd) {
+  linger l{1, 0};
+  (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
 }  // namespace hotwrap

@@ -65,6 +65,10 @@ Result<UniqueFd> connect_tcp(std::string_view host, uint16_t port);
 // backlog is full). Paths are checked as in listen_unix().
 Result<UniqueFd> connect_unix(const std::string& path);
 
+// The socket's close will reset the connection (SO_LINGER 0: RST, not FIN), so that a peer
+// reading to EOF sees an error instead of a complete-looking end.
+void reset_on_close(int fd);
+
 // Whether a connect started by connect_tcp() succeeded, once its socket is writable: the errno it
 // failed with (ECONNREFUSED, ETIMEDOUT, ...) as the error.
 Result<void> connect_result(int fd);

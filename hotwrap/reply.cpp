@@ -27,11 +27,21 @@ Reply::Reply(Loop& loop, ReplyFraming& framing, const Config& config)
     : framing_(framing),
       hold_limit_(config.buffer_bytes),
       log_calls_(config.log_calls),
+      capture_(!config.capture_dir.empty()),
       log_wait_(loop, [this] { log_drained(); }) {}
 
 void Reply::begin(StatusPolicy policy, CallControl* call) {
   phase_ = Phase::Holding;
   policy_ = std::move(policy);
+  if (capture_ && call != nullptr) {
+    if (auto observe = call->verdict_observer()) {
+      policy_ = [decide = std::move(policy_), observe = std::move(observe)](const Outcome* o) {
+        Verdict v = decide(o);
+        if (o != nullptr) observe(v);
+        return v;
+      };
+    }
+  }
   call_ = call;
   paused_ = false;
   held_.clear();

@@ -93,6 +93,8 @@ class Reply final : private LogWaiter {
   // The id of the call being answered, for log lines ("" once released).
   std::string_view call_id() const { return call_ != nullptr ? call_->id() : std::string_view(); }
 
+  // The output held so far, while the answer has not begun (a policy may check it whole).
+  std::string_view held() const { return held_; }
   bool streaming() const { return phase_ == Phase::Streaming; }
   bool active() const { return phase_ != Phase::Idle; }
 
@@ -106,7 +108,8 @@ class Reply final : private LogWaiter {
   ReplyFraming& framing_;
   const uint64_t hold_limit_;
   const bool log_calls_;
-  std::string id_;  // of the call being answered
+  const bool capture_;  // HOTWRAP_CAPTURE_DIR: the call's capture hears the verdict
+  std::string id_;      // of the call being answered
   Phase phase_ = Phase::Idle;
   StatusPolicy policy_;
   CallControl* call_ = nullptr;

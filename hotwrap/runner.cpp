@@ -210,9 +210,9 @@ void Runner::bury(pid_t pid, const CallRequest& request, std::unique_ptr<StderrR
 
 StdioPlan Runner::with_log_plan(StdioPlan plan) const {
   // A hot call's stderr goes through hotwrap: its lines get the call id, and a failed call's
-  // answer carries the end of it. The cold default format hands the command all of hotwrap's
-  // streams and leaves stderr alone too.
-  if (plan.out == Stdio::Pipe) plan.err = Stdio::Pipe;
+  // answer carries the end of it. The cold default format hands the command hotwrap's stdin and
+  // stdout, and its stderr too unless each line is to carry the call id.
+  if (plan.out == Stdio::Pipe || config_.stderr_prefix) plan.err = Stdio::Pipe;
   return plan;
 }
 
@@ -597,7 +597,10 @@ void Call::child_exited(int wstatus) {
 }
 
 void Call::finish(Outcome outcome) {
-  if (!outcome.ok() && stderr_) outcome.stderr_tail = stderr_->tail();
+  // A failure's reason; every call's, for the capture.
+  if (stderr_ && (!outcome.ok() || !runner_.config_.capture_dir.empty())) {
+    outcome.stderr_tail = stderr_->tail();
+  }
   phase_ = Phase::Finished;
   using K = Outcome::Kind;
   runner_.count(outcome.ok()                    ? Runner::Ending::Ok

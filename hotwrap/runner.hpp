@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -68,6 +69,15 @@ class CallHandler {
   ~CallHandler() = default;
 };
 
+// What a call's request looked like on the wire, for the capture (HOTWRAP_CAPTURE_DIR): the
+// contract always; method, URL and headers only while capturing (no work per call otherwise).
+struct CallMeta {
+  const char* contract = "";  // "fn-http-stream", "fn-json", "fn-http", "fn-default", "http", ...
+  std::string method;
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
 struct CallRequest {
   std::string id;                                // for log lines
   CallEnv env;                                   // the call's variables, as its protocol names them
@@ -86,9 +96,11 @@ struct CallRequest {
   // The trace id the platform gave the call (W3C traceparent's, Cloud Run's), for its log lines;
   // empty: none.
   std::string trace{};
+  CallMeta meta{};
 };
 
 class Runner;
+struct Verdict;
 
 // What a protocol drives of a running call. Destroying it before call_finished kills the call's
 // process group (the caller went away). Call implements it; tests and fuzzers fake it.
@@ -109,6 +121,9 @@ class CallControl {
   virtual void pause_output() = 0;
   virtual void resume_output() = 0;
   virtual const std::string& id() const = 0;
+  // The capture (hotwrap/capture.hpp) is told the verdict the reply path decides for this call;
+  // empty when nothing listens. Asked only while capturing.
+  virtual std::function<void(const Verdict&)> verdict_observer() { return {}; }
 };
 
 // Starts calls: the Runner, or a fake in tests. Failures to start arrive as a NotStarted outcome

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "hotwrap/call_id.hpp"
 #include "hotwrap/log.hpp"
 #include "protocols/protocol.hpp"
 
@@ -31,13 +32,20 @@ class DefaultFormat final : public Protocol, private CallHandler {
   Lifecycle& life_;
   std::string call_id_;
   std::optional<std::string> deadline_text_;
+  bool log_calls_;
   std::unique_ptr<CallControl> call_;
 };
 
 DefaultFormat::DefaultFormat(const FnContext& fn, Lifecycle& life, std::string call_id,
                              std::optional<std::string> deadline)
-    : life_(life), call_id_(std::move(call_id)), deadline_text_(std::move(deadline)) {
+    : life_(life),
+      call_id_(std::move(call_id)),
+      deadline_text_(std::move(deadline)),
+      log_calls_(fn.config.log_calls) {
+  // Made here rather than by the runner, so that every line about the call carries it.
+  if (call_id_.empty()) call_id_ = new_call_id();
   CallRequest request;
+  request.meta.contract = "fn-default";
   request.id = call_id_;
   if (deadline_text_) {
     if (auto d = parse_rfc3339(*deadline_text_)) {
@@ -66,7 +74,11 @@ void DefaultFormat::call_finished(const Outcome& outcome) {
         deadline_text_.value_or("").c_str(), code);
   } else {
     // A failure the command reports itself: its exit code says it, as it would without hotwrap.
-    log(Level::Debug, call_id_, "the command %s; exiting %d", outcome.describe().c_str(), code);
+    // The summary line, as the hot formats log it (HOTWRAP_LOG_CALLS=1).
+    auto us = outcome.stats.duration.count();
+    log(log_calls_ ? Level::Info : Level::Debug, call_id_,
+        "the command %s; exiting %d (%lld.%03lld ms)", outcome.describe().c_str(), code,
+        static_cast<long long>(us / 1000), static_cast<long long>(us % 1000));
   }
   life_.done(code);
 }

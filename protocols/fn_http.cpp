@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 
+#include "hotwrap/call_id.hpp"
 #include "hotwrap/log.hpp"
 #include "protocols/protocol.hpp"
 
@@ -103,6 +104,7 @@ Route route_http_request(const RequestHead& head, const Config& config) {
     if (iequals(h.name, "Fn-Intent")) trigger = iequals(h.value, "httprequest");
   }
   if (id.empty()) id = alt_id;
+  if (id.empty()) id = new_call_id();  // now, so that every line about the call carries it
   if (deadline.empty()) deadline = alt_deadline;
   std::optional<WallTime> when;
   if (!deadline.empty()) {
@@ -113,6 +115,7 @@ Route route_http_request(const RequestHead& head, const Config& config) {
     }
   }
   r.request.id = std::move(id);
+  r.request.meta.contract = "fn-http";
   r.request.deadline = when;
   r.request.deadline_source = "the deadline " + deadline;
   r.policy = fn_policy(trigger, config);

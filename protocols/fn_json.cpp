@@ -164,6 +164,7 @@ void JsonFormat::begin_call() {
   encoder_ = JsonStringEncoder();
   CallRequest request;
   request.id = std::move(call->id);
+  request.meta.contract = "fn-json";
   request.deadline = call->deadline;
   request.deadline_source = "the deadline " + call->deadline_text;
   request.env = std::move(call->env);

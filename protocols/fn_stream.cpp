@@ -5,6 +5,7 @@
 
 #include "protocols/protocol.hpp"
 
+#include "hotwrap/call_id.hpp"
 #include "hotwrap/http_exchange.hpp"
 #include "hotwrap/log.hpp"
 #include "protocols/fn_policy.hpp"
@@ -57,7 +58,9 @@ Route FnConnection::route(const RequestHead& h) {
     return r;
   }
   CallRequest& call = r.request;
+  call.meta.contract = "fn-http-stream";
   bool trigger = false;
+  std::string deadline_error;
   for (const Header& hd : h.headers) {
     add_fn_header(call.env, hd.name, hd.value);
     if (iequals(hd.name, "Fn-Call-Id")) call.id = hd.value;
@@ -67,9 +70,14 @@ Route FnConnection::route(const RequestHead& h) {
         call.deadline = *d;
         call.deadline_source = "Fn-Deadline " + hd.value;
       } else {
-        log(Level::Warn, call.id, "ignoring Fn-Deadline: %s", d.error().c_str());
+        deadline_error = d.error();
       }
     }
+  }
+  // Made here rather than by the runner, so that every line about the call carries it.
+  if (call.id.empty()) call.id = new_call_id();
+  if (!deadline_error.empty()) {
+    log(Level::Warn, call.id, "ignoring Fn-Deadline: %s", deadline_error.c_str());
   }
   if (const std::string& hdr = fn_.logframe.header(); !hdr.empty()) {
     const std::string* v = h.find(hdr);

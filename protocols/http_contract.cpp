@@ -74,6 +74,10 @@ std::optional<std::string> variable_part(std::string_view header) {
 
 }  // namespace
 
+Verdict http_call_verdict(const Outcome* outcome, const std::string& id, const Config& config) {
+  return http_verdict(outcome, id, config);
+}
+
 std::string http_call_id(const RequestHead& head) {
   auto usable = [](const std::string* v) {
     return v != nullptr && !v->empty() && v->size() <= kMaxIdBytes;
@@ -198,6 +202,7 @@ Route HttpConnection::route(const RequestHead& h) {
   ++service_.in_flight_;
   if (service_.observer_ != nullptr) service_.observer_->call_started();
   CallRequest& call = r.request;
+  call.meta.contract = "http";
   call.id = http_call_id(h);
   if (call.id.empty()) call.id = new_call_id();
   call.trace = http_trace_id(h);

@@ -13,6 +13,7 @@
 #include "hotwrap/config.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/http.hpp"
+#include "hotwrap/reply.hpp"
 #include "hotwrap/runner.hpp"
 #include "transports/listener.hpp"
 
@@ -31,6 +32,10 @@ class HttpObserver {
  protected:
   ~HttpObserver() = default;
 };
+
+// How the contract answers a call that ended with `outcome` (nullptr: it streams), as its status
+// policy decides (for `hotwrap replay`).
+Verdict http_call_verdict(const Outcome* outcome, const std::string& id, const Config& config);
 
 // The call's id: X-Call-Id, else X-Request-Id, else the trace id of traceparent or
 // X-Cloud-Trace-Context; empty when the request carries none (hotwrap then makes one).

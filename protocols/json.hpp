@@ -162,4 +162,8 @@ std::string json_response_tail(int status, std::string_view content_type,
 std::string json_response(std::string_view body, int status, std::string_view content_type,
                           const std::vector<Header>& headers);
 
+// Why `text` is not exactly one JSON value (surrounding whitespace allowed): "invalid JSON at
+// byte N: <reason>"; empty when it is one.
+std::string json_value_error(std::string_view text);
+
 }  // namespace hotwrap

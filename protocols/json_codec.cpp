@@ -555,4 +555,11 @@ std::string json_response(std::string_view body, int status, std::string_view co
   return out;
 }
 
+std::string json_value_error(std::string_view text) {
+  ErrorRecorder rec;  // one pass, no document built
+  if (json::sax_parse(text, &rec)) return {};
+  return "invalid JSON at byte " + std::to_string(rec.position() > 0 ? rec.position() - 1 : 0) +
+         ": " + rec.what();
+}
+
 }  // namespace hotwrap

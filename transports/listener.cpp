@@ -70,7 +70,8 @@ void Listener::on_accept() {
     }
     break;
   }
-  if (conns_.size() >= max_ && !limit_logged_) {
+  // A limit of one is a contract's own choice (funker's one call), not a crowd worth a line.
+  if (conns_.size() >= max_ && max_ > 1 && !limit_logged_) {
     log(Level::Warn, {},
         "%zu connections open, the limit (HOTWRAP_MAX_CONNECTIONS=%zu); further connections wait",
         max_, max_);

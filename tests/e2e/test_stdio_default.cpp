@@ -37,9 +37,23 @@ TEST_CASE("default: `echo hi | hotwrap rev` behaves like rev, without FN_FORMAT 
   }
 }
 
-TEST_CASE("default: the command's stdin, stdout and stderr are hotwrap's own pipes") {
-  // Not a byte passes through hotwrap: the command holds the very pipes hotwrap was given.
-  Proc p({.argv = {"sh", "-c", "cat; readlink /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2"}});
+TEST_CASE("default: the command's stdin and stdout are hotwrap's own; stderr too without prefix") {
+  // Not a byte of stdin or stdout passes through hotwrap: the command holds the very pipes
+  // hotwrap was given. Its stderr does, line by line with the call id, unless
+  // HOTWRAP_STDERR_PREFIX=0.
+  {
+    Proc p({.argv = {"sh", "-c", "readlink /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2"}});
+    std::string in = p.pipe_name(0);
+    std::string own = p.pipe_name(2);
+    p.close_stdin();
+    check_exit(p, 0);
+    auto got = lines(p.out());
+    REQUIRE(got.size() == 3);
+    CHECK(got[0] == in);
+    CHECK(got[2] != own);
+  }
+  Proc p({.argv = {"sh", "-c", "cat; readlink /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2"},
+          .env = {{"HOTWRAP_STDERR_PREFIX", "0"}}});
   std::vector<std::string> pipes = {p.pipe_name(0), p.pipe_name(1), p.pipe_name(2)};
   REQUIRE(p.write("body\n"));
   p.close_stdin();
