@@ -10,9 +10,6 @@
 
 namespace e2e::tcp {
 
-// A TCP port nothing listens on now (bound to 0, then released).
-uint16_t unused_port();
-
 struct Answer {
   std::string body;
   bool eof = false;        // the connection ended cleanly (FIN)

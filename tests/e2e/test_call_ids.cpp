@@ -109,7 +109,7 @@ Seen fn_default(int code, const std::string& id) {
 }
 
 Seen http_contract(int code, const std::string& id) {
-  uint16_t port = e2e::tcp::unused_port();
+  uint16_t port = e2e::free_tcp_port();
   e2e::Server::Options so;
   so.argv = command(code);
   so.http_stream_defaults = false;
@@ -131,7 +131,7 @@ Seen http_contract(int code, const std::string& id) {
 }
 
 Seen funker(int code, const std::string&) {
-  uint16_t port = e2e::tcp::unused_port();
+  uint16_t port = e2e::free_tcp_port();
   e2e::Server::Options so;
   so.argv = command(code);
   so.http_stream_defaults = false;

@@ -67,7 +67,7 @@ RunResult replay(std::vector<std::string> args) {
 const char* kUpper = "echo working >&2; tr a-z A-Z; printf ' %s' \"$FN_CALL_ID$Http_Path\"";
 
 struct TcpServer {
-  uint16_t port = tcp::unused_port();
+  uint16_t port = free_tcp_port();
   std::unique_ptr<Server> srv;
   TcpServer(const char* contract, std::vector<std::string> argv, EnvList env) {
     Server::Options o;
