@@ -817,6 +817,7 @@ bool wait_tcp_ready(uint16_t port, Ms timeout) {
   return wait_until(
       [port] {
         int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return false;
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(port);
