@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "app/about.hpp"
 #include "app/command_check.hpp"
 #include "app/config.hpp"
 #include "app/lifecycle.hpp"
@@ -82,7 +83,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (parsed->action == Action::Version) {
-    write_all(STDOUT_FILENO, "hotwrap " HOTWRAP_VERSION "\n");
+    write_all(STDOUT_FILENO, version_text());
+    return 0;
+  }
+  if (parsed->action == Action::Licenses) {
+    write_all(STDOUT_FILENO, licenses_text());
     return 0;
   }
   const Config& config = parsed->config;
