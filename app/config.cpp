@@ -407,6 +407,10 @@ std::expected<Parsed, std::string> parse_config(int argc, const char* const* arg
       p.action = Action::Version;
       return p;
     }
+    if (arg == "--licenses") {
+      p.action = Action::Licenses;
+      return p;
+    }
     if (!arg.starts_with("--")) {
       return std::unexpected("unknown option '" + std::string(arg) + "' (see hotwrap --help)");
     }
@@ -528,7 +532,9 @@ std::string help_text() {
     s.append(flag.size() < 30 ? 30 - flag.size() : 1, ' ');
     s += std::string(o.env) + " (default " + o.fallback + ")\n      " + o.help + "\n";
   }
-  s += "  -h, --help                  this text\n  -V, --version               the version\n";
+  s += "  -h, --help                  this text\n"
+       "  -V, --version               the version, commit and architecture\n"
+       "  --licenses                  the licences of hotwrap and of the libraries in it\n";
   return s;
 }
 

@@ -11,7 +11,7 @@
 namespace hotwrap {
 
 // What the command line asked for.
-enum class Action { Run, Help, Version, Replay };
+enum class Action { Run, Help, Version, Licenses, Replay };
 
 struct Parsed {
   Action action = Action::Run;

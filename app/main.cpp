@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "app/about.hpp"
 #include "app/command_check.hpp"
 #include "app/config.hpp"
 #include "app/lifecycle.hpp"
@@ -87,7 +88,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (parsed->action == Action::Version) {
-    write_all(STDOUT_FILENO, "hotwrap " HOTWRAP_VERSION "\n");
+    write_all(STDOUT_FILENO, version_text());
+    return 0;
+  }
+  if (parsed->action == Action::Licenses) {
+    write_all(STDOUT_FILENO, licenses_text());
     return 0;
   }
   const Config& config = parsed->config;

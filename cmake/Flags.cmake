@@ -9,6 +9,9 @@ if(HOTWRAP_WERROR)
 endif()
 
 add_compile_options(-ffunction-sections -fdata-sections)
+# Reproducible builds: no path of the source or build tree reaches an object (__FILE__, debug
+# info), so a commit gives the same bytes wherever it is built (scripts/release.sh).
+add_compile_options(-ffile-prefix-map=${PROJECT_SOURCE_DIR}/= -ffile-prefix-map=${PROJECT_BINARY_DIR}/=)
 # -Os, not CMake's -O3: the hot path is system calls (measured: no latency difference), and
 # the static binary stays well under its size budget.
 set(CMAKE_C_FLAGS_RELEASE "-Os -DNDEBUG")

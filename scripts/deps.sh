@@ -21,3 +21,5 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The arm64 stage and scripts/release.sh cross-compile: Debian's cross toolchain, qemu-user-static.
+if [[ "${1:-build}" == test ]]; then "$(dirname "$0")/cross-deps.sh"; fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds hotwrap and runs the whole test suite: format and lint checks, the release (static,
 # warnings as errors) build with its unit and end-to-end tests, the same tests under ASan+UBSan,
-# the fuzzers for a bounded time, a short soak, and the tests in real containers.
+# the fuzzers for a bounded time, a short soak, the tests in real containers, the arm64 build under
+# qemu, and the release files built twice to the same bytes.
 #   scripts/test.sh                 everything
 #   scripts/test.sh release asan    only the named stages
 # The last line is the summary: "N passed, M failed" (stages).
@@ -9,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 root=$PWD
 jobs=$(nproc)
-all_stages=(format release asan tidy fuzz soak container)
+all_stages=(format release asan tidy fuzz soak container arm64 repro)
 stages=("$@")
 ((${#stages[@]})) || stages=("${all_stages[@]}")
 
@@ -93,9 +94,12 @@ run_container() {
   tests/container/run.sh
 }
 
+run_arm64() { tests/arm64/run.sh; }  # cross-built, static, e2e under qemu-user
+run_repro() { tests/repro/run.sh; }  # scripts/release.sh twice: the same bytes
+
 for s in "${stages[@]}"; do
   case $s in
-    format | release | asan | tidy | fuzz | soak | container) stage "$s" "run_$s" ;;
+    format | release | asan | tidy | fuzz | soak | container | arm64 | repro) stage "$s" "run_$s" ;;
     *) echo "unknown stage '$s' (stages: ${all_stages[*]})" >&2; exit 2 ;;
   esac
 done

@@ -233,7 +233,8 @@ TEST_CASE("http contract: health, readiness and the lock file; neither path runs
   TempDir d;
   std::string marker = d.path() + "/ran";
   HttpServer s({"sh", "-c", "touch " + marker}, {{"HOTWRAP_DRAIN_MS", "2000"}});
-  CHECK(file_exists(s.lock_path()));
+  // Written just after listen(): a connect can succeed a moment before it is there.
+  CHECK(wait_until([&] { return file_exists(s.lock_path()); }, 2000ms));
   auto h = s.call(plain("GET", "/_/health"));
   CHECK(h.status == 200);
   CHECK(h.body == "OK");

@@ -3,6 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
+#include <regex>
+
 using namespace e2e;
 
 namespace {
@@ -55,10 +59,29 @@ TEST_CASE("start-up: command that is not executable exits 126") {
   CHECK(r.err.find("not-executable") != std::string::npos);
 }
 
-TEST_CASE("start-up: --version prints hotwrap 0.1.0") {
+TEST_CASE("start-up: --version prints the version, the commit and the architecture") {
   RunResult r = run_to_exit({"--version"});
   check_exit(r, 0);
-  CHECK(r.out.starts_with("hotwrap 0.1.0"));
+  INFO("stdout: " << printable(r.out));
+  // The commit is 12 hex digits (with -dirty for an edited tree), or unknown without git.
+  static const std::regex kLine(
+      R"(hotwrap ([0-9.]+) \(commit ([0-9a-f]{12}(-dirty)?|unknown), linux/(amd64|arm64)\)\n)");
+  std::smatch m;
+  REQUIRE(std::regex_match(r.out, m, kLine));
+  CHECK(m[1] == HOTWRAP_EXPECTED_VERSION);
+}
+
+TEST_CASE("start-up: --licenses prints NOTICE") {
+  RunResult r = run_to_exit({"--licenses"});
+  check_exit(r, 0);
+  std::ifstream in(HOTWRAP_NOTICE_FILE);
+  REQUIRE(in);
+  std::string notice{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  CHECK(r.out == notice);
+  for (const char* name : {"Apache License", "glibc", "LGPL 2.1", "libevent", "llhttp",
+                           "nlohmann/json", "Relinking"}) {
+    CHECK_MESSAGE(r.out.find(name) != std::string::npos, name);
+  }
 }
 
 TEST_CASE("start-up: --help lists every HOTWRAP_ variable and flag") {

@@ -109,6 +109,8 @@ TEST_CASE("help lists every variable") {
   }
   CHECK(parse({"--help"})->action == Action::Help);
   CHECK(parse({"--version"})->action == Action::Version);
+  CHECK(parse({"--licenses"})->action == Action::Licenses);
+  CHECK(h.find("--licenses") != std::string::npos);
 }
 
 TEST_CASE("switches, levels and zero") {
