@@ -313,7 +313,8 @@ static int cmd_prespawn(char** argv) {
   return 0;
 }
 
-/* ---- conc: THREADS callers at once, each on its own connection, vs THREADS bare spawn loops ---- */
+/* ---- conc: THREADS callers at once, each on its own connection, vs THREADS bare spawn loops ----
+ */
 
 typedef struct {
   const char* where; /* NULL: the bare loop */

@@ -7,7 +7,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,9 +20,6 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,7 +105,8 @@ static inline int unix_connect(const char* where) {
     if (fd < 0) die("socket: %s", strerror(errno));
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(where + 4))};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr*)&a, sizeof a) < 0) die("connect %s: %s", where, strerror(errno));
+    if (connect(fd, (struct sockaddr*)&a, sizeof a) < 0)
+      die("connect %s: %s", where, strerror(errno));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
@@ -115,7 +116,8 @@ static inline int unix_connect(const char* where) {
   struct sockaddr_un a = {.sun_family = AF_UNIX};
   if (strlen(where) >= sizeof a.sun_path) die("socket path too long: %s", where);
   strcpy(a.sun_path, where);
-  if (connect(fd, (struct sockaddr*)&a, sizeof a) < 0) die("connect %s: %s", where, strerror(errno));
+  if (connect(fd, (struct sockaddr*)&a, sizeof a) < 0)
+    die("connect %s: %s", where, strerror(errno));
   return fd;
 }
 
