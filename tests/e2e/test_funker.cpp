@@ -163,7 +163,8 @@ TEST_CASE("funker: a caller that never half-closes is bounded by HOTWRAP_TIMEOUT
     CHECK(!a.timed_out);
     CHECK(a.body.empty());
     CHECK(took < 3000ms);
-    CHECK(s.srv->wait_stderr(": 504: the command did not finish in time: HOTWRAP_TIMEOUT_MS=", 2000ms));
+    CHECK(s.srv->wait_stderr(": 504: the command did not finish in time: HOTWRAP_TIMEOUT_MS=",
+                             2000ms));
   }
   SUBCASE("the command is done without reading: the answer waits for the half-close") {
     FunkerServer s({"echo", "1"}, {{"HOTWRAP_TIMEOUT_MS", "500"}});
