@@ -99,6 +99,10 @@ constexpr Option kOptions[] = {
     {"prespawn", "HOTWRAP_PRESPAWN", Kind::Bool, "0",
      "1: start the next command process before its call arrives (see README)",
      [](Config& c, uint64_t n, std::string_view) { c.prespawn = n == 1; }},
+    {"cgi", "HOTWRAP_CGI", Kind::Bool, "0",
+     "1: the command may begin its output with a CGI header block (Status, Content-Type, "
+     "Location, ...) and gets the CGI request variables (see README)",
+     [](Config& c, uint64_t n, std::string_view) { c.cgi = n == 1; }},
 };
 
 std::string error_for(const Option& o, std::string_view value, const std::string& why) {

@@ -32,6 +32,7 @@ struct Config {
   bool prespawn = false;
 
   std::vector<std::string> command;  // argv of the wrapped command
+  bool cgi = false;  // the output may begin with a CGI header block; calls get CGI variables
 };
 
 }  // namespace hotwrap

@@ -40,7 +40,7 @@ Config holding(uint64_t bytes) {
   return c;
 }
 
-Verdict policy(const Outcome* o) {
+Verdict policy(const Outcome* o, const CgiHead* /*cgi*/) {
   Verdict v;
   if (o == nullptr) v.status = 299;  // what streaming commits to
   if (o != nullptr && !o->ok()) {
