@@ -20,7 +20,7 @@ struct CgiRequest {
   // recorded of its caller's request (`https://host:8080/path?query`). Empty: `/`.
   std::string_view target;
   // The caller's request headers (names any case, repeated names repeated).
-  std::span<const Header> headers;
+  std::span<const Header> headers = {};
   // The body's length when the protocol knows it; else the Content-Length header's, if there is
   // no Transfer-Encoding.
   std::optional<uint64_t> content_length = std::nullopt;
