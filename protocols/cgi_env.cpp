@@ -93,7 +93,9 @@ std::optional<uint64_t> body_length(std::span<const Header> headers) {
 }
 
 void add_cgi_request_env(CallEnv& env, const CgiRequest& r) {
-  Target t = split_target(r.target);
+  // A method or URL with a control byte (possible only from a json frame) is none: a variable
+  // must not be cut short by a NUL or split by a line break.
+  Target t = split_target(valid_header_value(r.target) ? r.target : std::string_view());
   bool https = iequals(t.scheme, "https");
   const std::string* host_header = find_header(r.headers, "Host");
   auto [host, port] = split_authority(!t.authority.empty() ? t.authority
@@ -103,7 +105,7 @@ void add_cgi_request_env(CallEnv& env, const CgiRequest& r) {
   size_t q = path_query.find('?');
 
   env.add("GATEWAY_INTERFACE", "CGI/1.1");
-  env.add("REQUEST_METHOD", r.method);
+  if (valid_header_value(r.method)) env.add("REQUEST_METHOD", r.method);
   env.add("REQUEST_URI", path_query);
   env.add("SCRIPT_NAME", "");
   env.add("PATH_INFO", decode_path(path_query.substr(0, q)));
