@@ -17,8 +17,8 @@ bool is_control(char c) {
 
 // Fields that frame the message or the connection: the server writes its own.
 constexpr std::string_view kFraming[] = {
-    "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
-    "Proxy-Connection", "TE", "Trailer", "Upgrade",
+    "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Proxy-Connection", "TE",
+    "Trailer",        "Upgrade",
 };
 
 std::string_view trim(std::string_view s) {
@@ -49,9 +49,10 @@ CgiHeadDecoder::State CgiHeadDecoder::feed(std::string_view bytes) {
     if (state_ != State::NeedMore) break;
     if (consumed_ == max_bytes_) {
       // One byte more than a head may have, and the blank line is not here yet.
-      state_ = line_ == 1 && !colon_ ? State::NotCgi
-                                     : broken("it is longer than the limit of " +
-                                              std::to_string(max_bytes_) + " bytes");
+      state_ =
+          line_ == 1 && !colon_
+              ? State::NotCgi
+              : broken("it is longer than the limit of " + std::to_string(max_bytes_) + " bytes");
       return state_;
     }
     ++consumed_;

@@ -80,7 +80,7 @@ bool Reply::decode_head(std::string_view bytes) {
   return !dropping_;
 }
 
-const Outcome& Reply::judge(const Outcome& outcome) {
+const Outcome* Reply::judge(const Outcome& outcome) {
   if (head_pending_) {
     head_pending_ = false;
     if (decoder_.finish() == CgiHeadDecoder::State::Broken) {
@@ -89,11 +89,11 @@ const Outcome& Reply::judge(const Outcome& outcome) {
     }
   }
   // The exit status counts first: a command that failed failed, whatever it printed.
-  if (!dropping_ || !outcome.ok()) return outcome;
+  if (!dropping_ || !outcome.ok()) return &outcome;
   bad_ = outcome;
   bad_.kind = Outcome::Kind::BadOutput;
   bad_.problem = "wrote a broken CGI header block: " + decoder_.error();
-  return bad_;
+  return &bad_;
 }
 
 void Reply::commit() {
@@ -104,9 +104,9 @@ void Reply::commit() {
 }
 
 void Reply::finish(const Outcome& outcome) {
-  const Outcome& o = judge(outcome);
-  Verdict v = policy_(&o, head());
-  log_summary(v, o);
+  const Outcome* o = judge(outcome);
+  Verdict v = policy_(o, head());
+  log_summary(v, *o);
   if (phase_ == Phase::Holding && log_queued() > 0 && !outcome.timed_out()) {
     // The log reader is behind: the answer waits (bounded) for the lines that describe it.
     phase_ = Phase::Sending;

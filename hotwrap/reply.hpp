@@ -115,7 +115,7 @@ class Reply final : private LogWaiter {
   bool decode_head(std::string_view bytes);
   // The outcome the policy is given: `outcome`, or a failure if it succeeded and its CGI head is
   // broken (an undecided head is decided first: the output has ended).
-  const Outcome& judge(const Outcome& outcome);
+  const Outcome* judge(const Outcome& outcome);
   const CgiHead* head() const { return has_head_ ? &decoder_.head() : nullptr; }
   void log_summary(const Verdict& verdict, const Outcome& outcome) const;
   void send(const Verdict& verdict);

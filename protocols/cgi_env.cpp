@@ -72,7 +72,8 @@ Target split_target(std::string_view target) {
 // host and port of `host[:port]` (`[v6]:port` included; the brackets dropped).
 std::pair<std::string_view, std::string_view> split_authority(std::string_view a) {
   size_t colon = a.rfind(':');
-  if (colon == std::string_view::npos || a.find(']', colon) != std::string_view::npos) colon = a.size();
+  if (colon == std::string_view::npos || a.find(']', colon) != std::string_view::npos)
+    colon = a.size();
   std::string_view host = a.substr(0, colon);
   std::string_view port = colon < a.size() ? a.substr(colon + 1) : std::string_view();
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -98,7 +99,7 @@ void add_cgi_request_env(CallEnv& env, const CgiRequest& r) {
   Target t = split_target(valid_header_value(r.target) ? r.target : std::string_view());
   bool https = iequals(t.scheme, "https");
   const std::string* host_header = find_header(r.headers, "Host");
-  auto [host, port] = split_authority(!t.authority.empty() ? t.authority
+  auto [host, port] = split_authority(!t.authority.empty()     ? t.authority
                                       : host_header != nullptr ? std::string_view(*host_header)
                                                                : std::string_view());
   std::string_view path_query = t.path_query;
@@ -109,8 +110,8 @@ void add_cgi_request_env(CallEnv& env, const CgiRequest& r) {
   env.add("REQUEST_URI", path_query);
   env.add("SCRIPT_NAME", "");
   env.add("PATH_INFO", decode_path(path_query.substr(0, q)));
-  env.add("QUERY_STRING", q == std::string_view::npos ? std::string_view()
-                                                      : path_query.substr(q + 1));
+  env.add("QUERY_STRING",
+          q == std::string_view::npos ? std::string_view() : path_query.substr(q + 1));
   std::optional<uint64_t> length = r.content_length ? r.content_length : body_length(r.headers);
   if (length && *length > 0) env.add("CONTENT_LENGTH", std::to_string(*length));
   if (const std::string* type = find_header(r.headers, "Content-Type");

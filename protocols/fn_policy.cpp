@@ -117,17 +117,16 @@ void add_fn_cgi_env(CallEnv& env, std::span<const Header> headers, bool trigger,
       } else if (iequals(name, "Content-Type")) {
         caller.push_back(h);
       }
-    } else if (name.size() < 3 || !(iequals(name.substr(0, 3), "Fn-") || iequals(name.substr(0, 3), "Fn_"))) {
+    } else if (name.size() < 3 ||
+               !(iequals(name.substr(0, 3), "Fn-") || iequals(name.substr(0, 3), "Fn_"))) {
       caller.push_back(h);
     }
   }
   // The length of the body the container gets; for a trigger whose body arrives chunked, the
   // caller's own Content-Length (the gateway read exactly that many bytes of it).
   if (!content_length) content_length = body_length(headers);
-  add_cgi_request_env(env, {.method = method,
-                            .target = url,
-                            .headers = caller,
-                            .content_length = content_length});
+  add_cgi_request_env(
+      env, {.method = method, .target = url, .headers = caller, .content_length = content_length});
 }
 
 LogFrame::LogFrame(const char* name, const char* header) {

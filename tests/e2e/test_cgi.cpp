@@ -90,8 +90,9 @@ TEST_CASE("cgi: a broken header block is the command's failure, with the reason"
   Response r = c.call({});
   INFO(r);
   CHECK(r.status == 502);
-  CHECK(r.body.starts_with("hotwrap: the command wrote a broken CGI header block: line 2 has no "
-                           "':' after a header name\n"));
+  CHECK(
+      r.body.starts_with("hotwrap: the command wrote a broken CGI header block: line 2 has no "
+                         "':' after a header name\n"));
   Response t = c.call(trigger("GET", "http://h/t/a/f"));
   INFO(t);
   CHECK(t.header("Fn-Http-Status") == "500");
@@ -174,6 +175,12 @@ namespace {
 stdio_e2e::Options legacy(const char* format, std::vector<std::string> argv) {
   return {.argv = std::move(argv), .env = {{"FN_FORMAT", format}, {"HOTWRAP_CGI", "1"}}};
 }
+
+stdio_e2e::Proc::HttpResponse next(stdio_e2e::Proc& p) {
+  if (auto r = p.next_http_response()) return *r;
+  FAIL("no response; stderr: " << printable(p.err()));
+  return {};  // not reached: FAIL ends the test
+}
 }  // namespace
 
 TEST_CASE("cgi: Fn's legacy json format carries the head as status_code, headers, content_type") {
@@ -219,15 +226,13 @@ TEST_CASE("cgi: Fn's legacy http format answers with the head's status line and 
       "GET /r/app/cgi/missing HTTP/1.1\r\nHost: localhost:8080\r\nFn_call_id: c1\r\n"
       "Fn_method: GET\r\nFn_request_url: http://localhost:8080/r/app/cgi/missing\r\n\r\n"
       "POST /r/app/cgi/old HTTP/1.1\r\nHost: localhost:8080\r\nContent-Length: 2\r\n\r\nhi"));
-  auto missing = p.next_http_response();
-  REQUIRE(missing);
-  CHECK(missing->status == 404);
-  CHECK(missing->header("Content-Type") == "text/plain; charset=utf-8");
-  CHECK(missing->body == "nothing at /r/app/cgi/missing\n");
-  auto old = p.next_http_response();
-  REQUIRE(old);
-  CHECK(old->status == 302);
-  CHECK(old->header("Location") == "https://example.com/new");
-  CHECK(old->header("Content-Length") == "0");
-  CHECK(old->body.empty());
+  auto missing = next(p);
+  CHECK(missing.status == 404);
+  CHECK(missing.header("Content-Type") == "text/plain; charset=utf-8");
+  CHECK(missing.body == "nothing at /r/app/cgi/missing\n");
+  auto old = next(p);
+  CHECK(old.status == 302);
+  CHECK(old.header("Location") == "https://example.com/new");
+  CHECK(old.header("Content-Length") == "0");
+  CHECK(old.body.empty());
 }

@@ -91,8 +91,8 @@ void check_head(const CgiHead& h, std::string_view out, uint64_t limit) {
   bool location_seen = false;
   for (const Header& f : h.headers) {
     assert(valid_header_name(f.name) && valid_header_value(f.value));
-    for (std::string_view never : {"Status", "Content-Type", "Content-Length", "Transfer-Encoding",
-                                   "Connection"}) {
+    for (std::string_view never :
+         {"Status", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection"}) {
       assert(!iequals(f.name, never));
     }
     if (iequals(f.name, "Location")) {
@@ -106,8 +106,8 @@ void check_head(const CgiHead& h, std::string_view out, uint64_t limit) {
   // the same head.
   std::string again;
   if (h.status != 200 || !h.reason.empty()) {
-    again += "Status: " + std::to_string(h.status) + (h.reason.empty() ? "" : " " + h.reason) +
-             "\r\n";
+    again +=
+        "Status: " + std::to_string(h.status) + (h.reason.empty() ? "" : " " + h.reason) + "\r\n";
   }
   if (!h.content_type.empty()) again += "Content-Type: " + h.content_type + "\n";
   for (const Header& f : h.headers) again += f.name + ": " + f.value + "\r\n";
@@ -154,7 +154,8 @@ void check_request_env(std::string_view in) {
   for (size_t i = 1; i < lines.size(); ++i) {
     size_t colon = lines[i].find(':');
     if (colon == std::string_view::npos) continue;
-    headers.push_back({std::string(lines[i].substr(0, colon)), std::string(lines[i].substr(colon + 1))});
+    headers.push_back(
+        {std::string(lines[i].substr(0, colon)), std::string(lines[i].substr(colon + 1))});
   }
   for (bool trigger : {false, true}) {
     CallEnv env;

@@ -26,8 +26,8 @@ std::string outcome_of(CgiHeadDecoder& d) {
     case State::Head: break;
   }
   const CgiHead& h = d.head();
-  std::string s = "head " + std::to_string(h.status) + " [" + h.reason + "] type=" +
-                  h.content_type + " location=" + h.location + " body@" +
+  std::string s = "head " + std::to_string(h.status) + " [" + h.reason +
+                  "] type=" + h.content_type + " location=" + h.location + " body@" +
                   std::to_string(h.body_offset);
   for (const Header& f : h.headers) s += " | " + f.name + "=" + f.value;
   return s;
@@ -197,7 +197,8 @@ TEST_CASE("cgi: Fn http-stream carries the head as Fn-Http-Status and Fn-Http-H-
     bad.problem = "wrote a broken CGI header block: line 2 has no ':' after a header name";
     Verdict invoke = fn_verdict(&bad, nullptr, false, config);
     CHECK(invoke.status == 502);
-    CHECK(invoke.message.starts_with("hotwrap: the command wrote a broken CGI header block: line 2"));
+    CHECK(
+        invoke.message.starts_with("hotwrap: the command wrote a broken CGI header block: line 2"));
     Verdict trigger = fn_verdict(&bad, nullptr, true, config);
     CHECK(trigger.status == 200);
     CHECK(trigger.headers[0].value == "500");
@@ -245,11 +246,21 @@ std::map<std::string, std::string> vars(const CallEnv& env) {
 
 TEST_CASE("cgi request variables: a plain request") {
   std::vector<Header> headers = {
-      {"Host", "example.com:8080"},  {"User-Agent", "curl/8"},      {"Accept", "a/b"},
-      {"Accept", "c/d"},             {"Cookie", "a=1"},             {"Cookie", "b=2"},
-      {"Content-Type", "text/csv"},  {"Content-Length", "12"},      {"Proxy", "http://evil:1"},
-      {"Http-Proxy", "x"},           {"X_Forwarded.For", "bad"},    {"Connection", "keep-alive"},
-      {"Authorization", "Bearer t"}, {"X-Control", "a\x01"},        {"X-Empty", ""},
+      {"Host", "example.com:8080"},
+      {"User-Agent", "curl/8"},
+      {"Accept", "a/b"},
+      {"Accept", "c/d"},
+      {"Cookie", "a=1"},
+      {"Cookie", "b=2"},
+      {"Content-Type", "text/csv"},
+      {"Content-Length", "12"},
+      {"Proxy", "http://evil:1"},
+      {"Http-Proxy", "x"},
+      {"X_Forwarded.For", "bad"},
+      {"Connection", "keep-alive"},
+      {"Authorization", "Bearer t"},
+      {"X-Control", "a\x01"},
+      {"X-Empty", ""},
   };
   CallEnv env;
   add_cgi_request_env(env, {.method = "PUT",
@@ -287,8 +298,9 @@ TEST_CASE("cgi request variables: an absolute URL, a chunked body, no query") {
   std::vector<Header> headers = {{"Transfer-Encoding", "chunked"}, {"Content-Length", "3"}};
   SUBCASE("https, user info, no port") {
     CallEnv env;
-    add_cgi_request_env(env,
-                        {.method = "GET", .target = "HTTPS://u:p@gw.example/t/app/fn#frag", .headers = headers});
+    add_cgi_request_env(
+        env,
+        {.method = "GET", .target = "HTTPS://u:p@gw.example/t/app/fn#frag", .headers = headers});
     auto m = vars(env);
     CHECK(m["REQUEST_URI"] == "/t/app/fn");
     CHECK(m["PATH_INFO"] == "/t/app/fn");
@@ -362,8 +374,8 @@ TEST_CASE("cgi request variables of Fn calls") {
   }
   SUBCASE("an invoke call: the request's own headers but Fn's") {
     std::vector<Header> headers = {
-        {"Host", "localhost"},     {"Content-Length", "3"},   {"Fn-Call-Id", "01C"},
-        {"Fn_deadline", "soon"},   {"User-Agent", "Go/1.1"},  {"Content-Type", "a/b"},
+        {"Host", "localhost"},   {"Content-Length", "3"},  {"Fn-Call-Id", "01C"},
+        {"Fn_deadline", "soon"}, {"User-Agent", "Go/1.1"}, {"Content-Type", "a/b"},
     };
     CallEnv env;
     add_fn_cgi_env(env, headers, false, "POST", "");
@@ -388,27 +400,28 @@ TEST_CASE("cgi request variables of Fn calls") {
   }
 }
 
+namespace {
+std::map<std::string, std::string> g_env;
+const char* fake_getenv(const char* name) {
+  auto it = g_env.find(name);
+  return it == g_env.end() ? nullptr : it->second.c_str();
+}
+}  // namespace
+
 TEST_CASE("cgi: HOTWRAP_CGI and --cgi") {
-  std::map<std::string, std::string> env;
-  auto getenv_of = [](const std::map<std::string, std::string>& e) {
-    static const std::map<std::string, std::string>* current = nullptr;
-    current = &e;
-    return +[](const char* name) -> const char* {
-      auto it = current->find(name);
-      return it == current->end() ? nullptr : it->second.c_str();
-    };
-  };
+  g_env.clear();
   std::vector<const char*> plain = {"hotwrap", "cat"};
-  auto off = parse_config(2, plain.data(), getenv_of(env));
+  auto off = parse_config(2, plain.data(), fake_getenv);
   REQUIRE(off);
   CHECK_FALSE(off->config.cgi);
   std::vector<const char*> flag = {"hotwrap", "--cgi", "cat"};
-  auto on = parse_config(3, flag.data(), getenv_of(env));
+  auto on = parse_config(3, flag.data(), fake_getenv);
   REQUIRE(on);
   CHECK(on->config.cgi);
-  env["HOTWRAP_CGI"] = "yes";
-  auto var = parse_config(2, plain.data(), getenv_of(env));
+  g_env["HOTWRAP_CGI"] = "yes";
+  auto var = parse_config(2, plain.data(), fake_getenv);
   REQUIRE(var);
   CHECK(var->config.cgi);
+  g_env.clear();
   CHECK(help_text().find("HOTWRAP_CGI") != std::string::npos);
 }
