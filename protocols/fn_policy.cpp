@@ -112,7 +112,8 @@ void add_fn_cgi_env(CallEnv& env, std::span<const Header> headers, bool trigger,
       url = h.value;
     } else if (trigger) {
       // The gateway renamed every header of its caller but Content-Type.
-      if (name.size() > kCallerHeader.size() && iequals(name.substr(0, 10), kCallerHeader)) {
+      if (name.size() > kCallerHeader.size() &&
+          iequals(name.substr(0, kCallerHeader.size()), kCallerHeader)) {
         caller.push_back({std::string(name.substr(kCallerHeader.size())), h.value});
       } else if (iequals(name, "Content-Type")) {
         caller.push_back(h);
