@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -14,7 +15,7 @@ namespace hotwrap {
 
 namespace {
 
-enum class Kind { Bytes, Count, Ms, Bool, Text, LogLevel };
+enum class Kind { Bytes, Count, Ms, Bool, Text, LogLevel, Port, Contract };
 
 struct Option {
   const char* flag;  // without the leading "--"
@@ -99,10 +100,42 @@ constexpr Option kOptions[] = {
     {"prespawn", "HOTWRAP_PRESPAWN", Kind::Bool, "0",
      "1: start the next command process before its call arrives (see README)",
      [](Config& c, uint64_t n, std::string_view) { c.prespawn = n == 1; }},
+    {"contract", "HOTWRAP_CONTRACT", Kind::Contract, "from the environment",
+     "fn, http, lambda or funker; unset: lambda if AWS_LAMBDA_RUNTIME_API is set, fn if FN_FORMAT "
+     "or FN_LISTENER is, http if PORT, K_SERVICE or fprocess is, else Fn's cold default format",
+     [](Config& c, uint64_t, std::string_view t) { c.contract = t; }},
+    {"port", "HOTWRAP_PORT", Kind::Port, "$PORT, else 8080 (funker: 9999)",
+     "TCP port of the http and funker contracts, on every interface",
+     [](Config& c, uint64_t n, std::string_view) { c.port = static_cast<uint16_t>(n); }, 1},
+    {"max-inflight", "HOTWRAP_MAX_INFLIGHT", Kind::Count, "0",
+     "calls served at once; more are answered 429 and /_/ready says 429; 0: no limit",
+     [](Config& c, uint64_t n, std::string_view) { c.max_inflight = n; }},
+    {"drain-ms", "HOTWRAP_DRAIN_MS", Kind::Ms, "3000",
+     "http contract, after SIGTERM: health turns 503 at once, new calls are still served this "
+     "long (the platform is still routing to us), then the listener closes",
+     [](Config& c, uint64_t n, std::string_view) { c.drain = ms(n); }},
+    {"metrics-port", "HOTWRAP_METRICS_PORT", Kind::Port, "8081 in the http contract, else off",
+     "TCP port of the Prometheus metrics (GET /metrics); 0: off",
+     [](Config& c, uint64_t n, std::string_view) { c.metrics_port = static_cast<int>(n); }},
     {"cgi", "HOTWRAP_CGI", Kind::Bool, "0",
      "1: the command may begin its output with a CGI header block (Status, Content-Type, "
      "Location, ...) and gets the CGI request variables (see README)",
      [](Config& c, uint64_t n, std::string_view) { c.cgi = n == 1; }},
+};
+
+// OpenFaaS's watchdog settings an image converted from it keeps: honoured when hotwrap's own
+// variable is not set. Durations in seconds or as Go durations (30s, 1m30s, 500ms).
+struct Watchdog {
+  const char* name;
+  const char* ours;
+};
+constexpr Watchdog kWatchdog[] = {
+    {"exec_timeout", "HOTWRAP_TIMEOUT_MS"},
+    {"max_inflight", "HOTWRAP_MAX_INFLIGHT"},
+    // of-watchdog waits up to write_timeout for calls in flight at shutdown,
+    {"write_timeout", "HOTWRAP_SHUTDOWN_GRACE_MS"},
+    // and keeps serving for healthcheck_interval after SIGTERM.
+    {"healthcheck_interval", "HOTWRAP_DRAIN_MS"},
 };
 
 std::string error_for(const Option& o, std::string_view value, const std::string& why) {
@@ -112,6 +145,7 @@ std::string error_for(const Option& o, std::string_view value, const std::string
 // The largest value of each numeric kind: a day for times (a typo in a unit must not become a
 // call that may run for years).
 uint64_t max_of(Kind k) {
+  if (k == Kind::Port) return 65535;
   return k == Kind::Ms ? 86'400'000 : UINT64_MAX;
 }
 
@@ -140,6 +174,7 @@ std::string apply(const Option& o, std::string_view value, Config& c) {
   switch (o.kind) {
     case Kind::Bytes:
     case Kind::Count:
+    case Kind::Port:
     case Kind::Ms: {
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
       bool digits = !value.empty() && end == value.data() + value.size();
@@ -168,6 +203,12 @@ std::string apply(const Option& o, std::string_view value, Config& c) {
       }
       break;
     }
+    case Kind::Contract:
+      text = lowered(value);
+      if (text != "fn" && text != "http" && text != "lambda" && text != "funker") {
+        return error_for(o, value, "expected fn, http, lambda or funker");
+      }
+      break;
     case Kind::Text:
       // It goes on every response as a header value: CR or LF would let it inject headers.
       if (!valid_header_value(value)) {
@@ -177,6 +218,108 @@ std::string apply(const Option& o, std::string_view value, Config& c) {
   }
   o.set(c, n, text);
   return {};
+}
+
+// A watchdog duration: whole seconds ("30"), or a Go duration ("30s", "1m30s", "1.5s", "500ms").
+std::optional<uint64_t> parse_duration_ms(std::string_view t) {
+  uint64_t secs = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), secs);
+  if (!t.empty() && ec == std::errc() && end == t.data() + t.size()) {
+    if (secs > 86'400) return std::nullopt;
+    return secs * 1000;
+  }
+  double total = 0;
+  size_t i = 0;
+  while (i < t.size()) {
+    size_t start = i;
+    double whole = 0;
+    double scale = 1;
+    bool fraction = false;
+    while (i < t.size() && ((t[i] >= '0' && t[i] <= '9') || (t[i] == '.' && !fraction))) {
+      if (t[i] == '.') {
+        fraction = true;
+      } else if (fraction) {
+        scale /= 10;
+        whole += (t[i] - '0') * scale;
+      } else {
+        whole = whole * 10 + (t[i] - '0');
+      }
+      ++i;
+    }
+    if (i == start || (i == start + 1 && fraction)) return std::nullopt;
+    size_t u = i;
+    while (i < t.size() && !(t[i] >= '0' && t[i] <= '9') && t[i] != '.') ++i;
+    std::string_view unit = t.substr(u, i - u);
+    double per = 0;
+    if (unit == "h")
+      per = 3'600'000;
+    else if (unit == "m")
+      per = 60'000;
+    else if (unit == "s")
+      per = 1000;
+    else if (unit == "ms")
+      per = 1;
+    else if (unit == "us" || unit == "\u00b5s")
+      per = 0.001;
+    else if (unit == "ns")
+      per = 0.000001;
+    else
+      return std::nullopt;
+    total += whole * per;
+    if (total > 86'400'000) return std::nullopt;
+  }
+  if (t.empty()) return std::nullopt;
+  return static_cast<uint64_t>(std::llround(total));
+}
+
+const Option* find_env(std::string_view name) {
+  for (const Option& o : kOptions) {
+    if (name == o.env) return &o;
+  }
+  return nullptr;
+}
+
+// The watchdog's settings, where hotwrap's own are unset.
+std::string apply_watchdog(Config& c, const char* (*getenv_fn)(const char*)) {
+  for (const Watchdog& w : kWatchdog) {
+    const char* v = getenv_fn(w.name);
+    const char* ours = getenv_fn(w.ours);
+    if (v == nullptr || *v == '\0' || (ours != nullptr && *ours != '\0')) continue;
+    const Option* o = find_env(w.ours);
+    std::string value = v;
+    if (o->kind == Kind::Ms) {
+      auto d = parse_duration_ms(v);
+      if (!d) {
+        return "invalid value '" + printable(v) + "' for " + w.name +
+               " (OpenFaaS's watchdog setting, read as " + w.ours +
+               "): expected seconds or a Go duration such as 30s, 1m30s or 500ms";
+      }
+      value = std::to_string(*d);
+    }
+    if (auto err = apply(*o, value, c); !err.empty()) {
+      return err + " (from " + w.name + "=" + printable(v) + ")";
+    }
+  }
+  return {};
+}
+
+// OpenFaaS's command: fprocess (function_process wins, as in of-watchdog), split on whitespace,
+// no shell.
+std::vector<std::string> watchdog_command(const char* (*getenv_fn)(const char*)) {
+  const char* v = getenv_fn("function_process");
+  if (v == nullptr || *v == '\0') v = getenv_fn("fprocess");
+  std::vector<std::string> argv;
+  if (v == nullptr) return argv;
+  std::string_view rest = v;
+  while (!rest.empty()) {
+    size_t b = rest.find_first_not_of(" \t\n");
+    if (b == std::string_view::npos) break;
+    rest.remove_prefix(b);
+    size_t e = rest.find_first_of(" \t\n");
+    argv.emplace_back(rest.substr(0, e));
+    rest.remove_prefix(e == std::string_view::npos ? rest.size() : e);
+  }
+  return argv;
 }
 
 const Option* find_flag(std::string_view name) {
@@ -196,6 +339,7 @@ std::expected<Parsed, std::string> parse_config(int argc, const char* const* arg
       if (auto err = apply(o, v, p.config); !err.empty()) return std::unexpected(err);
     }
   }
+  if (auto err = apply_watchdog(p.config, getenv_fn); !err.empty()) return std::unexpected(err);
   int i = 1;
   for (; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -242,10 +386,18 @@ std::expected<Parsed, std::string> parse_config(int argc, const char* const* arg
     if (auto err = apply(*o, value, p.config); !err.empty()) return std::unexpected(err);
   }
   for (; i < argc; ++i) p.config.command.emplace_back(argv[i]);
+  // An image made from OpenFaaS's templates keeps CMD ["fwatchdog"] when only its ENTRYPOINT
+  // becomes hotwrap: the command is then the one the watchdog would have run.
+  std::vector<std::string>& cmd = p.config.command;
+  bool watchdog_cmd = cmd.size() == 1 && (cmd[0] == "fwatchdog" || cmd[0].ends_with("/fwatchdog"));
+  if (cmd.empty() || watchdog_cmd) {
+    if (auto fp = watchdog_command(getenv_fn); !fp.empty()) cmd = std::move(fp);
+  }
   if (p.config.command.empty()) {
     return std::unexpected(
         "no command to run: give it after the options (hotwrap [options] command [args...]); in a "
-        "Dockerfile keep ENTRYPOINT [\"/hotwrap\"] and put the command in CMD");
+        "Dockerfile keep ENTRYPOINT [\"/hotwrap\"] and put the command in CMD (or, as with "
+        "OpenFaaS's watchdog, in the fprocess variable)");
   }
   return p;
 }
@@ -274,10 +426,7 @@ struct Foreign {
 };
 constexpr Foreign kForeign[] = {
     {"FN_HOTWRAP_VERBOSE", "fnproject/hotwrap's switch; here: HOTWRAP_LOG_LEVEL=debug"},
-    {"fprocess", "OpenFaaS's command; hotwrap runs the command it is given (the image's CMD)"},
-    {"exec_timeout", "OpenFaaS's; here: HOTWRAP_TIMEOUT_MS"},
     {"write_debug", "OpenFaaS's; here: HOTWRAP_LOG_LEVEL=debug"},
-    {"max_inflight", "OpenFaaS's; here: HOTWRAP_MAX_CONNECTIONS"},
     {"prefix_logs", "OpenFaaS's; here: HOTWRAP_STDERR_PREFIX"},
 };
 
@@ -315,9 +464,10 @@ std::string help_text() {
   std::string s =
       "usage: hotwrap [options] [--] command [args...]\n"
       "\n"
-      "Runs `command` once per Fn call: the request body on its stdin, its stdout as the\n"
-      "response, its stderr in the log. FN_FORMAT selects the contract: http-stream (or\n"
-      "FN_LISTENER set), json, http, or default (one call on stdin/stdout, also when unset).\n"
+      "Runs `command` once per call: the request body on its stdin, its stdout as the\n"
+      "response, its stderr in the log. HOTWRAP_CONTRACT (or the platform's environment)\n"
+      "selects the contract: fn (FN_FORMAT: http-stream, json, http or default), http\n"
+      "(OpenFaaS, Knative, Cloud Run), lambda (AWS Lambda's Runtime API) or funker.\n"
       "\n"
       "options (flag, environment variable, default):\n";
   for (const Option& o : kOptions) {

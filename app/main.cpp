@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     log(Level::Error, {}, "cannot create the event loop: %s", loop.error().describe().c_str());
     return 1;
   }
-  auto choice = choose_platform(env_lookup);
+  auto choice = choose_platform(env_lookup, config);
   if (!choice) {
     log(Level::Error, {}, "%s", choice.error().c_str());
     return 2;

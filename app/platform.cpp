@@ -1,9 +1,16 @@
 #include "app/platform.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <string_view>
 
+#include "hotwrap/log.hpp"
+#include "hotwrap/net.hpp"
+#include "protocols/http_contract.hpp"
 #include "transports/listener.hpp"
 #include "transports/stdio.hpp"
 #include "transports/unix_socket.hpp"
@@ -82,9 +89,124 @@ class FnDefaultPlatform final : public Platform {
   std::unique_ptr<Protocol> protocol_;
 };
 
+// OpenFaaS's lock file: $TMPDIR/.lock (else /tmp/.lock), there while hotwrap serves; the
+// watchdog's probes and the template's HEALTHCHECK test for it. Removed at SIGTERM, or when
+// hotwrap goes.
+class LockFile {
+ public:
+  explicit LockFile(Getenv getenv_fn) {
+    const char* dir = getenv_fn("TMPDIR");
+    path_ = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/.lock";
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0660);
+    if (fd < 0) {
+      // A read-only root without a /tmp volume: the HTTP health check still works.
+      log(Level::Warn, {}, "cannot write the lock file %s (%s); /_/health still answers",
+          path_.c_str(), std::strerror(errno));
+      path_.clear();
+      return;
+    }
+    ::close(fd);
+  }
+  ~LockFile() { remove(); }
+  LockFile(const LockFile&) = delete;
+  LockFile& operator=(const LockFile&) = delete;
+  void remove() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+    path_.clear();
+  }
+
+ private:
+  std::string path_;
+};
+
+// The http contract on a TCP port (OpenFaaS, Knative, Cloud Run).
+class HttpPlatform final : public Platform {
+ public:
+  HttpPlatform(Runner& runner, const Config& config, Lifecycle& life, UniqueFd listen_fd,
+               Getenv getenv_fn)
+      : config_(config),
+        life_(life),
+        service_(runner, config),
+        listener_(runner.loop(), std::move(listen_fd), config.max_connections,
+                  service_.connections()),
+        lock_(getenv_fn) {
+    listener_.start();
+  }
+  Millis begin_stopping() override {
+    service_.stop_announcing();
+    lock_.remove();
+    return config_.drain;
+  }
+  void drain() override {
+    listener_.drain([this] { life_.done(0); });
+  }
+
+ private:
+  const Config& config_;
+  Lifecycle& life_;
+  HttpService service_;
+  Listener listener_;  // after the service: its connections go before the state they use
+  LockFile lock_;      // written once the listener is there
+};
+
+// HOTWRAP_PORT, else $PORT, else `fallback`.
+std::expected<uint16_t, std::string> tcp_port(const Config& config, Getenv getenv_fn,
+                                              uint16_t fallback) {
+  if (config.port != 0) return config.port;
+  const char* p = getenv_fn("PORT");
+  if (p == nullptr || *p == '\0') return fallback;
+  std::string_view t = p;
+  unsigned n = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+  if (ec != std::errc() || end != t.data() + t.size() || n == 0 || n > 65535) {
+    return std::unexpected("PORT='" + std::string(t.substr(0, 32)) +
+                           "' is not a TCP port (1-65535); set PORT or HOTWRAP_PORT to one");
+  }
+  return static_cast<uint16_t>(n);
+}
+
+std::expected<PlatformChoice, std::string> choose_fn(Getenv getenv_fn);
+
+bool set(Getenv getenv_fn, const char* name) {
+  const char* v = getenv_fn(name);
+  return v != nullptr && *v != '\0';
+}
+
 }  // namespace
 
-std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn) {
+std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn, const Config& config) {
+  std::string contract = config.contract;
+  // Fn's variables win over PORT: an Fn image may well set PORT for its own use. Nothing set at
+  // all: Fn's cold default format, so `echo hi | docker run -i image` works.
+  bool fn = set(getenv_fn, "FN_FORMAT") || set(getenv_fn, "FN_LISTENER");
+  bool http = set(getenv_fn, "PORT") || set(getenv_fn, "K_SERVICE") ||
+              set(getenv_fn, "fprocess") || set(getenv_fn, "function_process");
+  if (contract.empty()) {
+    if (set(getenv_fn, "AWS_LAMBDA_RUNTIME_API")) {
+      contract = "lambda";
+    } else {
+      contract = http && !fn ? "http" : "fn";
+    }
+  }
+  if (contract == "http") {
+    auto port = tcp_port(config, getenv_fn, 8080);
+    if (!port) return std::unexpected(port.error());
+    PlatformChoice c;
+    c.kind = PlatformChoice::Kind::Http;
+    c.port = *port;
+    return c;
+  }
+  if (contract == "lambda" || contract == "funker") {
+    return std::unexpected("the " + contract +
+                           " contract is not built into this hotwrap yet; the contracts here are "
+                           "fn and http (HOTWRAP_CONTRACT)");
+  }
+  return choose_fn(getenv_fn);
+}
+
+namespace {
+
+std::expected<PlatformChoice, std::string> choose_fn(Getenv getenv_fn) {
   const char* format = getenv_fn("FN_FORMAT");
   const char* listener = getenv_fn("FN_LISTENER");
   std::string_view f = format != nullptr ? format : "";
@@ -123,9 +245,12 @@ std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn) {
                          "': accepted values are http-stream, json, http and default");
 }
 
-RunnerOptions runner_options_for(const PlatformChoice&) {
-  // Every platform so far is Fn's: a prespawned process finds its call's variables under Fn's
-  // name as well as hotwrap's own.
+}  // namespace
+
+RunnerOptions runner_options_for(const PlatformChoice& choice) {
+  // A prespawned process finds its call's variables under hotwrap's name, and in Fn's contracts
+  // under Fn's too.
+  if (choice.kind == PlatformChoice::Kind::Http) return RunnerOptions{};
   return RunnerOptions{{"HOTWRAP_CALL_ENV_FILE", "FN_CALL_ENV_FILE"}};
 }
 
@@ -152,6 +277,20 @@ std::expected<std::unique_ptr<Platform>, std::string> start_platform(const Platf
     }
     case PlatformChoice::Kind::FnDefault:
       return std::make_unique<FnDefaultPlatform>(std::move(fn), life, getenv_fn);
+    case PlatformChoice::Kind::Http: {
+      auto tcp = listen_tcp(choice.port);
+      if (!tcp) {
+        return std::unexpected("cannot listen on TCP port " + std::to_string(choice.port) + ": " +
+                               tcp.error().describe() +
+                               (tcp.error().err == EADDRINUSE
+                                    ? " (another process has it: choose another with HOTWRAP_PORT)"
+                                    : ""));
+      }
+      log(Level::Info, {}, "serving HTTP on port %u (%s)", static_cast<unsigned>(tcp->port),
+          tcp->dual_stack ? "IPv4 and IPv6" : "IPv4");
+      runner.enable_prespawn();
+      return std::make_unique<HttpPlatform>(runner, config, life, std::move(tcp->fd), getenv_fn);
+    }
   }
   return std::unexpected(std::string("unknown platform"));
 }

@@ -19,20 +19,27 @@ using Getenv = const char* (*)(const char*);
 class Platform {
  public:
   virtual ~Platform() = default;
-  // SIGTERM/SIGINT: take no new call, let the running ones finish; Lifecycle::done once idle.
+  // SIGTERM/SIGINT, first: tell the platform hotwrap is going (health checks fail) and say how
+  // much longer new calls are still served, while the platform stops routing them here.
+  virtual Millis begin_stopping() { return Millis(0); }
+  // Then: take no new call, let the running ones finish; Lifecycle::done once idle.
   virtual void drain() = 0;
   // True when every signal is the command's to handle (the cold format: hotwrap is its init).
   virtual bool signals_are_the_commands() const { return false; }
 };
 
 struct PlatformChoice {
-  enum class Kind { FnStream, FnJson, FnHttp, FnDefault };
+  enum class Kind { FnStream, FnJson, FnHttp, FnDefault, Http };
   Kind kind = Kind::FnDefault;
   std::string listener;  // FnStream: FN_LISTENER
+  uint16_t port = 0;     // Http: the TCP port
 };
 
-// Reads FN_FORMAT and FN_LISTENER. An error is one start-up line.
-std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn);
+// The contract HOTWRAP_CONTRACT names, else the one the platform's environment gives away
+// (AWS_LAMBDA_RUNTIME_API: lambda; FN_FORMAT or FN_LISTENER: fn; PORT, K_SERVICE or fprocess:
+// http; nothing: Fn's cold default format), and its settings (FN_FORMAT, FN_LISTENER, the port).
+// An error is one start-up line.
+std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn, const Config& config);
 
 // What the runner needs to know of the platform before any call (prespawn's variable names).
 RunnerOptions runner_options_for(const PlatformChoice& choice);

@@ -6,6 +6,9 @@
  *   client stream   HWSOCK NULLSOCK BYTES REPS CHUNK_BYTES NULL_REPS
  *   client calls    SOCK N BODY_BYTES
  *   client prespawn HOTSOCK COLDSOCK N SLEEP_MS COMMAND [ARGS...]
+ *   client conc     HWSOCK THREADS CALLS BODY_BYTES REPS
+ *
+ * A socket is a unix socket path, or tcp:PORT for the http contract on 127.0.0.1.
  *
  * Results go to stdout as key=value lines; details go to stderr. */
 #include "common.h"
@@ -41,7 +44,7 @@ static void collect(void* arg, const char* p, size_t n) {
 
 /* One call with a small body on the kept-alive connection; checks the echo. */
 static void small_call(conn_t* c, const char* body, size_t len, const char* expect, size_t elen) {
-  static char got[1 << 16];
+  static _Thread_local char got[1 << 16];
   collect_t col = {got, sizeof got, 0};
   send_small_call(c->fd, body, len, ++c->seq);
   head_t h;
@@ -310,11 +313,88 @@ static int cmd_prespawn(char** argv) {
   return 0;
 }
 
+/* ---- conc: THREADS callers at once, each on its own connection, vs THREADS bare spawn loops ---- */
+
+typedef struct {
+  const char* where; /* NULL: the bare loop */
+  int calls;
+  const char* body;
+  size_t blen;
+  pthread_barrier_t* go;
+} conc_arg;
+
+static void* conc_worker(void* p) {
+  conc_arg* a = p;
+  conn_t c;
+  char* echo = malloc(a->blen + 1);
+  if (a->where) conn_open(&c, a->where, 1 << 16);
+  pthread_barrier_wait(a->go);
+  for (int i = 0; i < a->calls; i++) {
+    if (a->where) {
+      small_call(&c, a->body, a->blen, a->body, a->blen);
+    } else if (bare_spawn_call("cat", a->body, a->blen, echo, a->blen + 1) != a->blen) {
+      die("bare cat: short echo");
+    }
+  }
+  if (a->where) close(c.fd);
+  free(echo);
+  return NULL;
+}
+
+/* Calls per second of `threads` callers doing `calls` each, from the moment all are connected. */
+static double conc_run(const char* where, int threads, int calls, const char* body, size_t blen) {
+  pthread_t tid[64];
+  conc_arg arg[64];
+  pthread_barrier_t go;
+  pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
+  for (int i = 0; i < threads; i++) {
+    arg[i] = (conc_arg){where, calls, body, blen, &go};
+    if (pthread_create(&tid[i], NULL, conc_worker, &arg[i]) != 0) die("pthread_create");
+  }
+  pthread_barrier_wait(&go);
+  uint64_t t0 = now_ns();
+  for (int i = 0; i < threads; i++) pthread_join(tid[i], NULL);
+  double secs = (double)(now_ns() - t0) / 1e9;
+  pthread_barrier_destroy(&go);
+  return (double)threads * calls / secs;
+}
+
+static int cmd_conc(char** argv) {
+  const char* hw = argv[0];
+  int threads = atoi(argv[1]), calls = atoi(argv[2]), reps = atoi(argv[4]);
+  size_t blen = (size_t)atol(argv[3]);
+  if (threads < 1 || threads > 64 || reps < 1 || reps > 64) die("conc: 1-64 threads and reps");
+  char* body = malloc(blen);
+  for (size_t i = 0; i < blen; i++) body[i] = (char)('a' + i % 26);
+  double hw_cps[64], bare_cps[64], ratio[64];
+  conc_run(hw, threads, 10, body, blen); /* warm-up */
+  conc_run(NULL, threads, 10, body, blen);
+  for (int r = 0; r < reps; r++) {
+    if (r % 2 == 0) {
+      hw_cps[r] = conc_run(hw, threads, calls, body, blen);
+      bare_cps[r] = conc_run(NULL, threads, calls, body, blen);
+    } else {
+      bare_cps[r] = conc_run(NULL, threads, calls, body, blen);
+      hw_cps[r] = conc_run(hw, threads, calls, body, blen);
+    }
+    ratio[r] = hw_cps[r] / bare_cps[r];
+    fprintf(stderr, "  rep %2d: hotwrap %7.0f calls/s  bare %7.0f calls/s  ratio %.3f\n", r + 1,
+            hw_cps[r], bare_cps[r], ratio[r]);
+  }
+  printf("conc_hotwrap_cps=%.0f\nconc_bare_cps=%.0f\n", median(hw_cps, (size_t)reps),
+         median(bare_cps, (size_t)reps));
+  printf("conc_ratio=%.3f\nconc_best_ratio=%.3f\n", median(ratio, (size_t)reps),
+         percentile(hw_cps, (size_t)reps, 1) / percentile(bare_cps, (size_t)reps, 1));
+  printf("conc_threads=%d\nconc_calls=%d\nconc_reps=%d\n", threads, calls, reps);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc >= 7 && strcmp(argv[1], "lat") == 0) return cmd_lat(argv + 2);
   if (argc >= 8 && strcmp(argv[1], "stream") == 0) return cmd_stream(argv + 2);
   if (argc >= 5 && strcmp(argv[1], "calls") == 0) return cmd_calls(argv + 2);
   if (argc >= 7 && strcmp(argv[1], "prespawn") == 0) return cmd_prespawn(argv + 2);
+  if (argc >= 7 && strcmp(argv[1], "conc") == 0) return cmd_conc(argv + 2);
   fprintf(stderr,
           "usage: client lat HWSOCK NULLSOCK BATCHES CALLS BODY_BYTES\n"
           "       client stream HWSOCK NULLSOCK BYTES REPS CHUNK_BYTES NULL_REPS\n"

@@ -17,6 +17,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,13 +97,25 @@ static inline void writev_all(int fd, struct iovec* iov, int cnt) {
   }
 }
 
-static inline int unix_connect(const char* path) {
+/* A connection to `where`: a unix socket path, or "tcp:PORT" on 127.0.0.1 (the http contract),
+ * with TCP_NODELAY as HTTP clients set it. */
+static inline int unix_connect(const char* where) {
+  if (strncmp(where, "tcp:", 4) == 0) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) die("socket: %s", strerror(errno));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(where + 4))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr*)&a, sizeof a) < 0) die("connect %s: %s", where, strerror(errno));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+  }
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) die("socket: %s", strerror(errno));
   struct sockaddr_un a = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof a.sun_path) die("socket path too long: %s", path);
-  strcpy(a.sun_path, path);
-  if (connect(fd, (struct sockaddr*)&a, sizeof a) < 0) die("connect %s: %s", path, strerror(errno));
+  if (strlen(where) >= sizeof a.sun_path) die("socket path too long: %s", where);
+  strcpy(a.sun_path, where);
+  if (connect(fd, (struct sockaddr*)&a, sizeof a) < 0) die("connect %s: %s", where, strerror(errno));
   return fd;
 }
 

@@ -22,6 +22,9 @@ STREAM_CHUNK=${STREAM_CHUNK:-32768}  # row 2: request chunk size (Go's io.Copy b
 STARTS=${STARTS:-15}             # row 6
 PRE_CALLS=${PRE_CALLS:-20}       # row 7: calls per side, interleaved
 PRE_SLEEP_MS=${PRE_SLEEP_MS:-200}  # row 7: idle time before each call
+CONC_THREADS=${CONC_THREADS:-8}  # row 10: callers at once
+CONC_CALLS=${CONC_CALLS:-100}    # row 10: calls per caller per repetition
+CONC_REPS=${CONC_REPS:-7}        # row 10: repetitions, order alternating
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
@@ -180,6 +183,75 @@ sleep 0.5  # the first prespawned node boots
 stop "$hot_pid"
 stop "$cold_pid"
 stop "$null_pid"
+
+# ---- 8-12. the http contract (OpenFaaS, Knative, Cloud Run) on TCP --------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Starts hotwrap in the http contract with its defaults (metrics on, on a free port of their own;
+# no drain at SIGTERM, which only makes stopping it slower):
+# start_http NAME [PREFIX...] -- COMMAND...; sets $hw_pid and $hw_port.
+start_http() {
+  local name=$1
+  shift
+  local pre=()
+  while [[ $1 != -- ]]; do pre+=("$1"); shift; done
+  shift
+  hw_port=$(free_port)
+  HOTWRAP_CONTRACT=http HOTWRAP_PORT=$hw_port HOTWRAP_METRICS_PORT=$(free_port) TMPDIR=$WORK HOTWRAP_DRAIN_MS=0 \
+    "${pre[@]}" "$HW" "$@" 2>>"$WORK/$name.log" &
+  hw_pid=$!
+  pids+=("$hw_pid")
+  for _ in $(seq 500); do
+    curl -sf "127.0.0.1:$hw_port/_/health" >/dev/null 2>&1 && return 0
+    sleep 0.01
+  done
+  echo "bench/run.sh: hotwrap ($name, http) does not answer on port $hw_port" >&2
+  cat "$WORK/$name.log" >&2
+  exit 1
+}
+"$WORK/null_server" "$WORK/null.sock" &
+null_pid=$!
+pids+=("$null_pid")
+for _ in $(seq 200); do [[ -S $WORK/null.sock ]] && break; sleep 0.01; done
+
+log "8. http contract: per-call latency, cat, 1 KiB, on TCP"
+start_http hlat -- cat
+"$WORK/client" lat "tcp:$hw_port" "$WORK/null.sock" "$LAT_BATCHES" "$LAT_CALLS" 1024 | sed 's/^/http_/' >>"$R"
+stop "$hw_pid"
+
+log "9. http contract: per-call latency with hotwrap, the client and the bare loop all on CPU 0"
+start_http hpin taskset -c 0 -- cat
+taskset -c 0 "$WORK/client" lat "tcp:$hw_port" "$WORK/null.sock" "$LAT_BATCHES" "$LAT_CALLS" 1024 |
+  sed 's/^/pin_/' >>"$R"
+stop "$hw_pid"
+stop "$null_pid"
+
+log "10. http contract: $CONC_THREADS callers at once vs $CONC_THREADS bare spawn loops"
+start_http hconc -- cat
+"$WORK/client" conc "tcp:$hw_port" "$CONC_THREADS" "$CONC_CALLS" 1024 "$CONC_REPS" >>"$R"
+stop "$hw_pid"
+
+log "11. http contract: ${STREAM_MIB} MiB through cat in one call vs the pipeline"
+"$WORK/null_server" "$WORK/null2.sock" &
+null_pid=$!
+pids+=("$null_pid")
+for _ in $(seq 200); do [[ -S $WORK/null2.sock ]] && break; sleep 0.01; done
+start_http hstream -- cat
+"$WORK/client" stream "tcp:$hw_port" "$WORK/null2.sock" $((STREAM_MIB << 20)) "$STREAM_REPS" \
+  "$STREAM_CHUNK" 1 | sed 's/^/http_/' >>"$R"
+put http_stream_hwm_kib "$(kib "$hw_pid" VmHWM)"
+stop "$hw_pid"
+stop "$null_pid"
+
+log "12. http contract: RSS after 50 calls, idle, 3 times"
+hidle=()
+for i in 1 2 3; do
+  start_http "hidle$i" -- cat
+  "$WORK/client" calls "tcp:$hw_port" 50 1024
+  sleep 0.3
+  hidle+=("$(kib "$hw_pid" VmRSS)")
+  stop "$hw_pid"
+done
+put http_idle_rss_kib "$(med "${hidle[@]}")"
 
 # hotwrap's own complaints during the run, if any (info lines are start/stop only).
 put hotwrap_warnings "$(cat "$WORK"/*.log | grep -c -E 'hotwrap: (warn|error)' || true)"

@@ -30,6 +30,13 @@ struct Config {
   uint64_t max_body_bytes = 0;  // 0: no limit
   uint64_t max_connections = 64;
   bool prespawn = false;
+  // Which platform's contract: "fn", "http", "lambda", "funker"; empty: chosen from the
+  // environment the platform sets (app/platform.cpp).
+  std::string contract;
+  uint16_t port = 0;          // TCP contracts; 0: $PORT, else the contract's default
+  uint64_t max_inflight = 0;  // calls at once (429 beyond); 0: no limit
+  Millis drain{3000};         // after SIGTERM, new calls are still served this long (http)
+  int metrics_port = -1;      // -1: the contract's default (8081 for http, else off); 0: off
 
   std::vector<std::string> command;  // argv of the wrapped command
   bool cgi = false;  // the output may begin with a CGI header block; calls get CGI variables

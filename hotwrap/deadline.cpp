@@ -1,6 +1,7 @@
 #include "hotwrap/deadline.hpp"
 
 #include <cstdint>
+#include <cstdio>
 
 namespace hotwrap {
 
@@ -37,7 +38,35 @@ bool digits(std::string_view s, size_t pos, size_t n, unsigned& out) {
   return true;
 }
 
+// The date of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
+void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+}
+
 }  // namespace
+
+std::string format_rfc3339_ms(WallTime t) {
+  int64_t ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  int64_t days = ms >= 0 ? ms / 86'400'000 : (ms - 86'399'999) / 86'400'000;
+  auto in_day = static_cast<uint64_t>(ms - days * 86'400'000);  // [0, a day)
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<long long>(y), m, d, static_cast<long long>(in_day / 3'600'000),
+                static_cast<long long>(in_day / 60'000 % 60),
+                static_cast<long long>(in_day / 1000 % 60), static_cast<long long>(in_day % 1000));
+  return buf;
+}
 
 std::expected<WallTime, std::string> parse_rfc3339(std::string_view s) {
   auto bad = [&](const char* why) {

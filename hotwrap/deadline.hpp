@@ -1,4 +1,4 @@
-// Fn-Deadline / FN_DEADLINE: RFC 3339 timestamps.
+// Deadlines as text: Fn-Deadline / FN_DEADLINE in, HOTWRAP_DEADLINE out (RFC 3339).
 #pragma once
 
 #include <chrono>
@@ -12,5 +12,8 @@ using WallTime = std::chrono::time_point<std::chrono::system_clock, std::chrono:
 
 // Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`; the error says what is wrong.
 std::expected<WallTime, std::string> parse_rfc3339(std::string_view text);
+
+// `t` in UTC with milliseconds, e.g. 2026-11-28T21:30:05.123Z (HOTWRAP_DEADLINE).
+std::string format_rfc3339_ms(WallTime t);
 
 }  // namespace hotwrap

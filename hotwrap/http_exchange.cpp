@@ -222,6 +222,8 @@ void HttpExchange::parse(std::string_view in) {
 
 void HttpExchange::begin_request() {
   const RequestHead& head = parser_.head();
+  // A response to HEAD has the headers GET's would have and no body (RFC 9110 §9.3.2).
+  head_only_ = head.method == "HEAD";
   route_ = owner_.route(head);
   if (route_.reject != 0) {
     phase_ = Phase::Discarding;
@@ -316,29 +318,34 @@ void HttpExchange::reply_sent() {
 }
 
 namespace {
-std::vector<Header> with_content_type(const std::vector<Header>& common, const Verdict& v) {
+std::vector<Header> with_content_type(const std::vector<Header>& common, const Verdict& v,
+                                      bool whole) {
   std::vector<Header> headers = common;
   headers.insert(headers.end(), v.headers.begin(), v.headers.end());
+  if (whole) headers.insert(headers.end(), v.trailers.begin(), v.trailers.end());
   headers.push_back({"Content-Type", v.output_is_body ? v.content_type : kTextPlain});
   return headers;
 }
 }  // namespace
 
 void HttpExchange::send_whole(const Verdict& v, std::string_view body) {
-  std::string head = response_head(v.status, with_content_type(owner_.response_headers(), v),
+  status_ = v.status;
+  std::string head = response_head(v.status, with_content_type(owner_.response_headers(), v, true),
                                    static_cast<int64_t>(body.size()));
-  std::string_view pieces[] = {head, body};
+  std::string_view pieces[] = {head, head_only_ ? std::string_view() : body};
   writer_.write(pieces);
 }
 
 void HttpExchange::send_head(const Verdict& v, std::string_view first) {
-  std::string head = response_head(v.status, with_content_type(owner_.response_headers(), v), -1);
+  status_ = v.status;
+  std::string head =
+      response_head(v.status, with_content_type(owner_.response_headers(), v, false), -1);
   writer_.write(head);
   send_more(first);
 }
 
 void HttpExchange::send_more(std::string_view bytes) {
-  if (bytes.empty()) return;  // an empty chunk would end the body
+  if (bytes.empty() || head_only_) return;  // an empty chunk would end the body
   std::string size = chunk_header(bytes.size());
   std::string_view pieces[] = {size, bytes, "\r\n"};
   writer_.write(pieces);
@@ -346,7 +353,8 @@ void HttpExchange::send_more(std::string_view bytes) {
 
 void HttpExchange::send_end(const Verdict& v) {
   if (!v.failed) {
-    writer_.write("0\r\n\r\n");
+    if (head_only_) return;
+    writer_.write(v.trailers.empty() ? std::string("0\r\n\r\n") : chunk_trailer(v.trailers));
     return;
   }
   std::string_view id = reply_.call_id();
@@ -367,12 +375,18 @@ void HttpExchange::send_end(const Verdict& v) {
 void HttpExchange::send_text(int status, std::string_view message, std::vector<Header> extra,
                              bool then_end) {
   std::vector<Header> headers = owner_.response_headers();
-  for (Header& h : extra) headers.push_back(std::move(h));
-  headers.push_back({"Content-Type", kTextPlain});
+  bool typed = false;
+  for (Header& h : extra) {
+    typed = typed || iequals(h.name, "Content-Type");
+    headers.push_back(std::move(h));
+  }
+  if (!typed) headers.push_back({"Content-Type", kTextPlain});
   if (then_end) headers.push_back({"Connection", "close"});
-  std::string body = "hotwrap: " + std::string(message) + "\n";
+  status_ = status;
+  std::string body =
+      route_.verbatim ? std::string(message) : "hotwrap: " + std::string(message) + "\n";
   std::string head = response_head(status, headers, static_cast<int64_t>(body.size()));
-  std::string_view pieces[] = {head, body};
+  std::string_view pieces[] = {head, head_only_ ? std::string_view() : body};
   writer_.write(pieces);
   if (then_end) {
     end_after_flush(End::BadInput);
@@ -383,6 +397,8 @@ void HttpExchange::send_text(int status, std::string_view message, std::vector<H
 
 void HttpExchange::response_done() {
   route_ = Route{};
+  head_only_ = false;
+  owner_.answered(status_);
   bool closing = transport_ == Transport::Connection && !parser_.keep_alive();
   if (closing || owner_.draining()) {
     end_after_flush(End::Clean);

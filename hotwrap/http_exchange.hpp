@@ -25,6 +25,9 @@ struct Route {
   int reject = 0;
   std::string message;
   std::vector<Header> headers;
+  // The answer is `message` exactly (a health check's "OK", a metrics page), with the
+  // Content-Type in `headers` if there is one, not hotwrap's "hotwrap: <message>" text.
+  bool verbatim = false;
   // For a call (reject == 0): the call to start, its environment included, and how its answer is
   // decided.
   CallRequest request;
@@ -65,6 +68,9 @@ class HttpExchange final : private CallHandler, private ReplyFraming {
     virtual void exchange_ended(HttpExchange& exchange, End end, int err) = 0;
     // True when no new request should be served: the exchange ends after the current response.
     virtual bool draining() const = 0;
+    // A response has been sent in full with `status` (a call's answer or a refusal); not called
+    // for one the exchange ended in the middle of.
+    virtual void answered(int /*status*/) {}
 
    protected:
     ~Owner() = default;
@@ -139,6 +145,8 @@ class HttpExchange final : private CallHandler, private ReplyFraming {
   std::string pending_;  // input not parsed yet: the next requests, or body the command lags on
   Route route_;          // of the request in progress
   Phase phase_ = Phase::Idle;
+  int status_ = 0;          // of the response being sent
+  bool head_only_ = false;  // the request is a HEAD: its response has no body
   AfterBody after_body_ = AfterBody::Next;
   Outcome early_;  // Discarding with AfterBody::Answer: how the call ended
   End end_after_flush_ = End::Clean;

@@ -4,6 +4,14 @@
 
 namespace hotwrap {
 
+std::string failure_text(const Outcome& outcome, const Config& config) {
+  std::string text = "hotwrap: the command " + outcome.describe() + "\n";
+  if (config.error_detail && !outcome.stderr_tail.empty()) {
+    text += "the end of its stderr:\n" + outcome.stderr_tail + "\n";
+  }
+  return text;
+}
+
 namespace {
 // Queued answer bytes above which the command's stdout is no longer read: a slow reader holds
 // the command up instead of hotwrap's memory growing.

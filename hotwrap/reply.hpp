@@ -34,7 +34,10 @@ inline constexpr const char* kTextPlain = "text/plain; charset=utf-8";
 struct Verdict {
   int status = 200;
   std::vector<Header> headers;  // the protocol's own (Fn-Http-Status, ...); no framing headers
-  std::string content_type;     // of the output, when it is the body
+  // Sent after a streamed body where the framing can (HTTP's chunked trailer), e.g. the call's
+  // duration, which is known only at its end; a whole answer carries them with `headers`.
+  std::vector<Header> trailers;
+  std::string content_type;  // of the output, when it is the body
   // True: the command's output is the body. False: `message` is, as kTextPlain.
   bool output_is_body = true;
   std::string message;
@@ -42,6 +45,11 @@ struct Verdict {
   // and abandons the answer instead (HTTP: no final chunk).
   bool failed = false;
 };
+
+// The text a failed call answers with, in every contract: what happened and, unless
+// HOTWRAP_ERROR_DETAIL=0, the last lines of the command's stderr (the reason, e.g. "parse error:
+// Invalid numeric literal").
+std::string failure_text(const Outcome& outcome, const Config& config);
 
 // The status policy of a call: one place decides, streaming included. Called with a null
 // `outcome` when the reply commits to streaming while the command still runs (the status it

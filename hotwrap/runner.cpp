@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "hotwrap/call_id.hpp"
 #include "hotwrap/log.hpp"
 
 namespace hotwrap {
@@ -117,7 +118,9 @@ std::string Outcome::describe() const {
     case Kind::Signaled:
       return "killed by signal " + std::to_string(code) + " (" + ::strsignal(code) + ")";
     case Kind::NotStarted: return std::string("could not be started: ") + std::strerror(code);
-    case Kind::TimedOut: return "did not finish before the deadline";
+    case Kind::TimedOut:
+      return limit.empty() ? "did not finish before the deadline"
+                           : "did not finish in time: " + limit;
     case Kind::Expired: return "was not run: the deadline had passed when the call arrived";
     case Kind::ShutDown: return "was stopped: hotwrap is shutting down";
     case Kind::BadOutput: return problem;
@@ -152,6 +155,10 @@ std::unique_ptr<CallControl> Runner::start(CallHandler& handler, CallRequest req
 
 std::unique_ptr<Call> Runner::start_call(CallHandler& handler, CallRequest request) {
   request.stdio = with_log_plan(request.stdio);
+  // Every contract's command reads its call's id under one name; where the platform gave none,
+  // hotwrap makes one.
+  if (request.id.empty()) request.id = new_call_id();
+  request.env.add("HOTWRAP_CALL_ID", request.id);
   env_.admit(request.env);
   return std::unique_ptr<Call>(new Call(*this, handler, std::move(request)));
 }
@@ -308,6 +315,10 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     // deadline is further away.
     until_end = limit;
     deadline_text_ = "HOTWRAP_TIMEOUT_MS=" + std::to_string(cfg.timeout.count()) + " reached";
+  }
+  if (until_end && runner_.env_.admits("HOTWRAP_DEADLINE")) {
+    // The instant hotwrap ends the call, whichever limit set it: what the command has to beat.
+    request_.env.add("HOTWRAP_DEADLINE", format_rfc3339_ms(now + *until_end));
   }
   auto child = runner_.obtain_child(request_.stdio, request_.env, env_file_, prespawned_);
   if (!child) {
@@ -506,6 +517,7 @@ void Call::on_answer_deadline() {
   // The group is the runner's to finish off now; the answer does not wait for it.
   runner_.reaper().forget(child_.pid);
   Outcome timed_out{Outcome::Kind::TimedOut, 0};
+  timed_out.limit = deadline_text_;
   if (stderr_) {
     stderr_->drain(kDrainLimit);  // what it said up to now is the reason it gives
     timed_out.stderr_tail = stderr_->tail();
@@ -518,7 +530,9 @@ void Call::on_kill_deadline() {
   log(Level::Warn, id(), "the deadline: SIGKILL to the command");
   kill_group(SIGKILL);
   runner_.reaper().forget(child_.pid);  // still reaped, just no longer ours to report
-  finish({Outcome::Kind::TimedOut, 0});
+  Outcome timed_out{Outcome::Kind::TimedOut, 0};
+  timed_out.limit = deadline_text_;
+  finish(std::move(timed_out));
 }
 
 void Call::child_exited(int wstatus) {
@@ -530,7 +544,9 @@ void Call::child_exited(int wstatus) {
   if (stdout_) stdout_->drain(kDrainLimit);
   if (stderr_) stderr_->drain(kDrainLimit);
   if (phase_ == Phase::Terminating) {
-    finish({Outcome::Kind::TimedOut, 0});
+    Outcome timed_out{Outcome::Kind::TimedOut, 0};
+    timed_out.limit = deadline_text_;
+    finish(std::move(timed_out));
   } else if (phase_ == Phase::ShuttingDown) {
     finish({Outcome::Kind::ShutDown, 0});
   } else if (WIFSIGNALED(wstatus)) {

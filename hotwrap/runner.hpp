@@ -46,6 +46,7 @@ struct Outcome {
   int code = 0;  // exit code, signal number, or the spawn errno
   CallStats stats{};
   std::string stderr_tail{};  // a failed call's last lines of stderr (bounded), the reason
+  std::string limit{};        // TimedOut: which limit ended it ("HOTWRAP_TIMEOUT_MS=1000 reached")
   std::string problem{};      // BadOutput: a phrase after "the command ", e.g. "wrote ..."
 
   bool ok() const { return kind == Kind::Exited && code == 0; }

@@ -7,14 +7,6 @@
 
 namespace hotwrap {
 
-std::string failure_text(const Outcome& outcome, const Config& config) {
-  std::string text = "hotwrap: the command " + outcome.describe() + "\n";
-  if (config.error_detail && !outcome.stderr_tail.empty()) {
-    text += "the end of its stderr:\n" + outcome.stderr_tail + "\n";
-  }
-  return text;
-}
-
 Verdict fn_verdict(const Outcome* outcome, const CgiHead* cgi, bool trigger, const Config& config,
                    FnCgi style) {
   Verdict v;

@@ -37,9 +37,6 @@ enum class FnCgi {
 // head, the text naming what is wrong with it).
 Verdict fn_verdict(const Outcome* outcome, const CgiHead* cgi, bool trigger, const Config& config,
                    FnCgi style = FnCgi::Headers);
-// The text a failed call answers with: what happened and, unless HOTWRAP_ERROR_DETAIL=0, the
-// last lines of the command's stderr (the reason, e.g. "parse error: Invalid numeric literal").
-std::string failure_text(const Outcome& outcome, const Config& config);
 
 // fn_verdict as a call's StatusPolicy.
 StatusPolicy fn_policy(bool trigger, const Config& config, FnCgi style = FnCgi::Headers);

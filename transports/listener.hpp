@@ -43,6 +43,7 @@ class Listener {
   void drain(std::function<void()> on_empty);
   bool draining() const { return draining_; }
   size_t size() const { return conns_.size(); }
+  Loop& loop() const { return loop_; }
 
  private:
   void on_accept();

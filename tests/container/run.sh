@@ -146,7 +146,7 @@ else
 fi
 
 declare -A BUILT
-for ex in node rev convert shell-form cgi; do
+for ex in node rev convert shell-form openfaas cgi; do
   if build "example $ex" "hotwrap-example-$ex" "$ROOT/examples/$ex"; then
     # The layer cache must not hand an example an older /hotwrap.
     if copy_out "hotwrap-example-$ex" /hotwrap "$WORK/hotwrap-$ex" && cmp -s "$WORK/hotwrap" "$WORK/hotwrap-$ex"; then
@@ -587,6 +587,94 @@ if [ -n "${BUILT[rev]:-}" ] && launch deadline hotwrap-example-rev yes "${DL_CMD
     pass "deadline: a failing command answers 502 [$MS ms]"
   else
     fail "deadline: a failing command answers 502" "status $CODE, body '$(show "$OUT")'"
+  fi
+fi
+
+# ---- the http contract: an OpenFaaS template image, run as Cloud Run and OpenFaaS run it ------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# http_launch <name> [docker run options...]: runs the openfaas example with PORT=8080 published on
+# a free host port (HPORT), a read-only root and no capabilities; waits for /_/health.
+http_launch() {
+  local name=$1 t0
+  shift
+  CNAME="$PREFIX-$name"
+  HPORT=$(free_port)
+  CONTAINERS+=("$CNAME")
+  t0=$(now_ms)
+  if ! docker run -d --name "$CNAME" --read-only --cap-drop all --security-opt no-new-privileges \
+      --ulimit "nofile=$NOFILE:$NOFILE" --ulimit "nproc=$NPROC:$NPROC" -p "$HPORT:8080" -e PORT=8080 \
+      "$@" hotwrap-example-openfaas >/dev/null 2>"$WORK/run-$name.err"; then
+    fail "$name: container starts" "docker run: $(tr '\n' '|' <"$WORK/run-$name.err" | cut -c1-300)"
+    return 1
+  fi
+  for _ in $(seq 100); do
+    [ "$(curl -s --max-time 2 "localhost:$HPORT/_/health" 2>/dev/null)" = OK ] && break
+    sleep 0.1
+  done
+  if [ "$(curl -s --max-time 2 "localhost:$HPORT/_/health" 2>/dev/null)" != OK ]; then
+    fail "$name: /_/health answers OK" "not after 10 s; log: $(logs_of "$CNAME")"
+    return 1
+  fi
+  pass "$name: /_/health answers OK [$(($(now_ms) - t0)) ms]"
+}
+
+if [ -n "${BUILT[openfaas]:-}" ]; then
+  # Cloud Run's settings: PORT=8080, the image's non-root user, a read-only root. (podman puts a
+  # tmpfs on /tmp of a read-only container; TMPDIR on the read-only root stands for an engine
+  # that does not.)
+  if http_launch http-cloudrun -e TMPDIR=/home/app; then
+    user="$(docker inspect -f '{{.Config.User}}' "$CNAME" 2>&1)"
+    out="$(curl -s --max-time 10 -d hello "localhost:$HPORT/greet?name=ada")"
+    if [[ "$out" == "POST /greet?name=ada (call "*")"$'\n'"HELLO" ]] && [ "$user" = app ]; then
+      pass "http: fprocess of the template image answers as user $user, CMD [\"fwatchdog\"] kept"
+    else
+      fail "http: fprocess of the template image answers" "user '$user', body '$(printf '%s' "$out" | head -c 200)'; log: $(logs_of "$CNAME")"
+    fi
+    code="$(curl -s -o "$WORK/fail.out" -w '%{http_code}' --max-time 10 "localhost:$HPORT/fail?x=1")"
+    if [ "$code" = 500 ] && grep -q "no such thing: x=1" "$WORK/fail.out"; then
+      pass "http: exit 3 answers 500 with the end of stderr"
+    else
+      fail "http: exit 3 answers 500 with the end of stderr" "status $code, body '$(show "$WORK/fail.out")'"
+    fi
+    if docker logs "$CNAME" 2>&1 | grep -q "cannot write the lock file /home/app/.lock (Read-only file system)"; then
+      pass "http: a read-only TMPDIR costs the lock file only (one log line)"
+    else
+      fail "http: a read-only TMPDIR costs the lock file only" "log: $(docker logs "$CNAME" 2>&1 | head -n 3 | tr '\n' '|')"
+    fi
+    t0=$(now_ms)
+    docker stop -t 10 "$CNAME" >/dev/null 2>&1 || true
+    ms=$(($(now_ms) - t0))
+    code="$(docker inspect -f '{{.State.ExitCode}}' "$CNAME" 2>&1)"
+    if [ "$code" = 0 ] && [ "$ms" -lt 10000 ]; then
+      pass "http: docker stop exits 0 within Cloud Run's 10 s [$ms ms]"
+    else
+      fail "http: docker stop exits 0 within Cloud Run's 10 s" "exit $code after $ms ms; log: $(logs_of "$CNAME")"
+    fi
+  fi
+  # OpenFaaS with readOnlyRootFilesystem: faas-netes mounts an emptyDir on /tmp.
+  # The default drain (3 s) keeps it serving while the checks below run.
+  if http_launch http-openfaas --tmpfs /tmp; then
+    if docker exec "$CNAME" test -e /tmp/.lock; then
+      pass "http: the lock file /tmp/.lock is there while serving"
+    else
+      fail "http: the lock file /tmp/.lock is there while serving" "log: $(logs_of "$CNAME")"
+    fi
+    docker kill -s TERM "$CNAME" >/dev/null 2>&1 || true
+    health= gone=no
+    for _ in $(seq 20); do
+      health="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "localhost:$HPORT/_/health")"
+      [ "$health" = 503 ] && break
+      sleep 0.1
+    done
+    # Still running (draining): the file is gone, not the container.
+    if docker exec "$CNAME" test -d /tmp && ! docker exec "$CNAME" test -e /tmp/.lock; then
+      gone=yes
+    fi
+    if [ "$health" = 503 ] && [ "$gone" = yes ]; then
+      pass "http: SIGTERM turns /_/health 503 and removes the lock file"
+    else
+      fail "http: SIGTERM turns /_/health 503 and removes the lock file" "health $health, lock gone: $gone; log: $(logs_of "$CNAME")"
+    fi
   fi
 fi
 

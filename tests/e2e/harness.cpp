@@ -1,7 +1,9 @@
 #include "harness.hpp"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -340,15 +342,19 @@ void Server::start(Options opts) {
     if (::inotify_add_watch(ino, dir_.c_str(), IN_CREATE | IN_MOVED_TO) < 0)
       fail(errno_text("inotify_add_watch", errno));
 
-    // Environment: ours without FN_* / HOTWRAP_* (so the runner's settings never leak in),
-    // then the defaults, then the test's own.
+    // Environment: ours without FN_* / HOTWRAP_* and the variables that choose a contract (so
+    // the runner's settings never leak in), then the defaults, then the test's own.
     std::vector<std::pair<std::string, std::string>> env;
     for (char** e = environ; *e != nullptr; ++e) {
       std::string_view kv(*e);
       auto eq = kv.find('=');
       if (eq == std::string_view::npos) continue;
       std::string name(kv.substr(0, eq));
-      if (name.starts_with("FN_") || name.starts_with("HOTWRAP_")) continue;
+      if (name.starts_with("FN_") || name.starts_with("HOTWRAP_") || name == "PORT" ||
+          name == "K_SERVICE" || name == "fprocess" || name == "function_process" ||
+          name == "AWS_LAMBDA_RUNTIME_API") {
+        continue;
+      }
       env.emplace_back(name, std::string(kv.substr(eq + 1)));
     }
     auto set = [&env](const std::string& name, const std::string& value) {
@@ -759,6 +765,137 @@ Conn::Conn(const std::string& socket_path) : p_(std::make_unique<Parser>()) {
     fd_ = -1;
     fail(errno_text(("connect " + socket_path).c_str(), err));
   }
+  init_parser();
+}
+
+Conn::Conn(int fd, std::string_view) : fd_(fd), p_(std::make_unique<Parser>()) {
+  init_parser();
+}
+
+Conn Conn::tcp(uint16_t port, const std::string& host) {
+  bool v6 = host.find(':') != std::string::npos;
+  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(errno_text("socket", errno));
+  int rc;
+  if (v6) {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    ::inet_pton(AF_INET6, host.c_str(), &a.sin6_addr);
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  } else {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  if (rc != 0) {
+    int err = errno;
+    ::close(fd);
+    fail(errno_text(("connect " + host + ":" + std::to_string(port)).c_str(), err));
+  }
+  return Conn(fd, host);
+}
+
+uint16_t free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    fail(errno_text("free_tcp_port", errno));
+  }
+  uint16_t port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool wait_tcp_ready(uint16_t port, Ms timeout) {
+  return wait_until(
+      [port] {
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+        ::close(fd);
+        return ok;
+      },
+      timeout);
+}
+
+ClientResult run_client(const std::vector<std::string>& argv_strings, Ms timeout,
+                        std::string_view input) {
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    fail(errno_text("pipe2", errno));
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+  std::vector<char*> argv;
+  for (const std::string& a : argv_strings) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  ClientResult r;
+  if (rc != 0) {
+    ::close(in_pipe[1]);
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    r.err = errno_text(("posix_spawn " + argv_strings[0]).c_str(), rc);
+    return r;
+  }
+  // Small inputs only: written before reading, then stdin closes.
+  if (!input.empty()) {
+    ssize_t w = ::write(in_pipe[1], input.data(), input.size());
+    (void)w;
+  }
+  ::close(in_pipe[1]);
+  auto deadline = Clock::now() + timeout;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now()).count();
+    if (left <= 0) break;
+    if (::poll(fds, 2, static_cast<int>(left)) <= 0) continue;
+    for (pollfd& p : fds) {
+      if (p.fd < 0 || p.revents == 0) continue;
+      char buf[65536];
+      ssize_t n = ::read(p.fd, buf, sizeof buf);
+      if (n > 0) {
+        (p.fd == out_pipe[0] ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      } else {
+        p.fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  ::close(out_pipe[0]);
+  ::close(err_pipe[0]);
+  int st = 0;
+  if (open_fds > 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &st, 0);
+    return r;
+  }
+  ::waitpid(pid, &st, 0);
+  r.status = st;
+  return r;
+}
+
+void Conn::init_parser() {
   int fl = ::fcntl(fd_, F_GETFL);
   ::fcntl(fd_, F_SETFL, fl | O_NONBLOCK);
 

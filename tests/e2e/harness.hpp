@@ -242,9 +242,25 @@ bool iequals(std::string_view a, std::string_view b);
 // connect() to a unix socket path once; 0 on success, else errno (ENOENT, ECONNREFUSED, ...).
 int try_connect(const std::string& path);
 
+// A TCP port nothing listens on now (bound to 0, then released), for a server under test.
+uint16_t free_tcp_port();
+// connect() to 127.0.0.1:`port` until it succeeds or `timeout` passes (a TCP server's readiness).
+bool wait_tcp_ready(uint16_t port, Ms timeout);
+
+// A client program run to its end (curl, python3): bounded, killed at the limit.
+struct ClientResult {
+  std::optional<int> status;  // raw wait status; nullopt if it was killed at the limit
+  std::string out;
+  std::string err;
+};
+ClientResult run_client(const std::vector<std::string>& argv, Ms timeout = 15000ms,
+                        std::string_view input = {});
+
 class Conn {
  public:
   explicit Conn(const std::string& socket_path);
+  // A TCP connection to `host` (numeric) and `port`.
+  static Conn tcp(uint16_t port, const std::string& host = "127.0.0.1");
   ~Conn();
   Conn(Conn&& other) noexcept;
   Conn& operator=(Conn&&) = delete;
@@ -265,6 +281,8 @@ class Conn {
   int fd() const { return fd_; }
 
  private:
+  Conn(int fd, std::string_view what);
+  void init_parser();
   Response exchange(std::string_view out, Ms timeout);
   void feed(Response& r);
   void on_eof(Response& r);

@@ -236,3 +236,43 @@ TEST_CASE("cgi: Fn's legacy http format answers with the head's status line and 
   CHECK(old.header("Content-Length") == "0");
   CHECK(old.body.empty());
 }
+
+TEST_CASE("cgi: the http contract answers with the script's own status and headers") {
+  TempDir tmp;  // TMPDIR: the contract's lock file
+  uint16_t port = free_tcp_port();
+  Server::Options o;
+  o.argv = {kScript};
+  o.http_stream_defaults = false;
+  o.wait_ready = false;
+  o.env = {{"HOTWRAP_CONTRACT", "http"},
+           {"HOTWRAP_PORT", std::to_string(port)},
+           {"HOTWRAP_METRICS_PORT", "0"},
+           {"TMPDIR", tmp.path()},
+           {"HOTWRAP_CGI", "1"}};
+  Server srv(std::move(o));
+  REQUIRE_MESSAGE(wait_tcp_ready(port, 5000ms), srv.stderr_text());
+  auto get = [&](std::string path) {
+    Request r{.method = "GET", .path = std::move(path)};
+    r.framing = Request::Framing::None;
+    r.default_headers = false;
+    r.headers = {{"Host", "localhost:" + std::to_string(port)}};
+    Conn c = Conn::tcp(port);
+    return c.call(r);
+  };
+  Response missing = get("/cgi/missing?x=1");
+  INFO(missing);
+  CHECK(missing.status == 404);
+  CHECK(missing.header("Content-Type") == "text/plain; charset=utf-8");
+  CHECK(missing.has_header("X-Call-Id"));
+  CHECK(missing.body == "nothing at /cgi/missing\n");
+  Response old = get("/cgi/old");
+  INFO(old);
+  CHECK(old.status == 302);
+  CHECK(old.header("Location") == "https://example.com/new");
+  Response index = get("/?q=2");
+  INFO(index);
+  CHECK(index.status == 200);
+  CHECK(index.header("Content-Type") == "application/json");
+  CHECK(index.header("Cache-Control") == "no-store");
+  CHECK(index.body == "{\"method\":\"GET\",\"query\":\"q=2\",\"bytes\":0}\n");
+}

@@ -945,7 +945,8 @@ TEST_CASE("security: headers add only FN_[A-Z0-9_]+ names and never change anoth
     if (got.count(name) == 1) CHECK_MESSAGE(got[name] == value, name << " changed");
   }
   for (const auto& [name, value] : got) {
-    if (base.count(name) == 1) continue;
+    // hotwrap's own, the same in every contract.
+    if (base.count(name) == 1 || name == "HOTWRAP_CALL_ID" || name == "HOTWRAP_DEADLINE") continue;
     bool shape = name.size() > 3 && name.rfind("FN_", 0) == 0 &&
                  std::all_of(name.begin(), name.end(), [](char ch) {
                    return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
@@ -956,6 +957,8 @@ TEST_CASE("security: headers add only FN_[A-Z0-9_]+ names and never change anoth
   CHECK(got["FN_LOWER_CASE"] == "ok");
   CHECK(got["FN_HTTP_H_X_MY"] == "trigger");
   CHECK(got.count("FN_PATH") == 1);  // Fn-Path is a fine name; it is not PATH
+  CHECK(got.count("HOTWRAP_CALL_ID") == 1);
+  CHECK(got.count("HOTWRAP_DEADLINE") == 1);
 }
 
 TEST_CASE("security: chunked trailer fields never reach the command's environment") {

@@ -152,3 +152,71 @@ TEST_CASE("variables meant for hotwrap that it does not read are warned about") 
         "FN_HOTWRAP_VERBOSE is ignored: it is fnproject/hotwrap's switch; here: "
         "HOTWRAP_LOG_LEVEL=debug");
 }
+
+TEST_CASE("contract, port, in-flight limit, drain and metrics port") {
+  auto p = parse({"--contract=HTTP", "--port", "9000", "--max-inflight=4", "cat"},
+                 {{"HOTWRAP_DRAIN_MS", "250"}, {"HOTWRAP_METRICS_PORT", "0"}});
+  REQUIRE(p.has_value());
+  CHECK(p->config.contract == "http");
+  CHECK(p->config.port == 9000);
+  CHECK(p->config.max_inflight == 4);
+  CHECK(p->config.drain.count() == 250);
+  CHECK(p->config.metrics_port == 0);
+  CHECK(parse({"cat"})->config.metrics_port == -1);  // the contract's default
+  auto bad = parse({"--contract=grpc", "cat"});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().find("expected fn, http, lambda or funker") != std::string::npos);
+  auto port = parse({"--port=70000", "cat"});
+  REQUIRE_FALSE(port.has_value());
+  CHECK(port.error().find("too large (max 65535)") != std::string::npos);
+  CHECK_FALSE(parse({"--port=0", "cat"}).has_value());
+}
+
+TEST_CASE("OpenFaaS's watchdog settings count where hotwrap's own are unset") {
+  auto p = parse({"cat"}, {{"exec_timeout", "1m30s"},
+                           {"max_inflight", "8"},
+                           {"write_timeout", "10"},
+                           {"healthcheck_interval", "1.5s"}});
+  REQUIRE(p.has_value());
+  CHECK(p->config.timeout.count() == 90000);
+  CHECK(p->config.max_inflight == 8);
+  CHECK(p->config.shutdown_grace.count() == 10000);
+  CHECK(p->config.drain.count() == 1500);
+  auto ours = parse({"cat"}, {{"exec_timeout", "30s"}, {"HOTWRAP_TIMEOUT_MS", "700"}});
+  REQUIRE(ours.has_value());
+  CHECK(ours->config.timeout.count() == 700);
+  for (const char* d : {"500ms", "2h", "0", "1h2m3s", "100us"}) {
+    CHECK_MESSAGE(parse({"cat"}, {{"exec_timeout", d}}).has_value(), d);
+  }
+  CHECK(parse({"cat"}, {{"exec_timeout", "100us"}})->config.timeout.count() == 0);
+  for (const char* d : {"soon", "5x", "-1s", "s", "1.s5", "48h"}) {
+    auto bad = parse({"cat"}, {{"exec_timeout", d}});
+    REQUIRE_FALSE_MESSAGE(bad.has_value(), d);
+    CHECK(bad.error().find("exec_timeout") != std::string::npos);
+  }
+}
+
+TEST_CASE("fprocess (function_process wins) is the command when none is given") {
+  auto p = parse({}, {{"fprocess", "  tr a-z  A-Z "}});
+  REQUIRE(p.has_value());
+  CHECK(p->config.command == std::vector<std::string>{"tr", "a-z", "A-Z"});
+  auto q = parse({}, {{"fprocess", "cat"}, {"function_process", "rev -"}});
+  REQUIRE(q.has_value());
+  CHECK(q->config.command == std::vector<std::string>{"rev", "-"});
+  auto argv = parse({"wc"}, {{"fprocess", "cat"}});
+  REQUIRE(argv.has_value());
+  CHECK(argv->config.command == std::vector<std::string>{"wc"});
+  auto none = parse({}, {{"fprocess", "   "}});
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().find("fprocess") != std::string::npos);
+}
+
+TEST_CASE("CMD [\"fwatchdog\"] of an OpenFaaS template image means fprocess") {
+  auto p = parse({"fwatchdog"}, {{"fprocess", "cat"}});
+  REQUIRE(p.has_value());
+  CHECK(p->config.command == std::vector<std::string>{"cat"});
+  auto q = parse({"/usr/bin/fwatchdog"}, {{"fprocess", "rev"}});
+  CHECK(q->config.command == std::vector<std::string>{"rev"});
+  auto r = parse({"fwatchdog", "-run-healthcheck"}, {{"fprocess", "rev"}});
+  CHECK(r->config.command.size() == 2);  // not the watchdog's plain CMD: run as given
+}
