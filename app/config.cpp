@@ -15,7 +15,7 @@ namespace hotwrap {
 
 namespace {
 
-enum class Kind { Bytes, Count, Ms, Bool, Text, LogLevel, Port, Contract };
+enum class Kind { Bytes, Count, Ms, Bool, Text, LogLevel, Port, Contract, LogFormat };
 
 struct Option {
   const char* flag;  // without the leading "--"
@@ -117,6 +117,16 @@ constexpr Option kOptions[] = {
     {"metrics-port", "HOTWRAP_METRICS_PORT", Kind::Port, "8081 in the http contract, else off",
      "TCP port of the Prometheus metrics (GET /metrics); 0: off",
      [](Config& c, uint64_t n, std::string_view) { c.metrics_port = static_cast<int>(n); }},
+    {"log-format", "HOTWRAP_LOG_FORMAT", Kind::LogFormat, "text",
+     "text, or json: every log line one JSON object (severity, message, time, call_id, Cloud "
+     "Logging's trace field), the command's stderr lines included",
+     [](Config& c, uint64_t, std::string_view t) {
+       c.log_format = t == "json" ? LogFormat::Json : LogFormat::Text;
+     }},
+    {"trace-project", "HOTWRAP_TRACE_PROJECT", Kind::Text, "$GOOGLE_CLOUD_PROJECT",
+     "with json logs: the Google Cloud project id that puts a call's trace (traceparent or "
+     "X-Cloud-Trace-Context) on its lines as logging.googleapis.com/trace",
+     [](Config& c, uint64_t, std::string_view t) { c.trace_project = t; }},
     {"cgi", "HOTWRAP_CGI", Kind::Bool, "0",
      "1: the command may begin its output with a CGI header block (Status, Content-Type, "
      "Location, ...) and gets the CGI request variables (see README)",
@@ -203,6 +213,10 @@ std::string apply(const Option& o, std::string_view value, Config& c) {
       }
       break;
     }
+    case Kind::LogFormat:
+      text = lowered(value);
+      if (text != "text" && text != "json") return error_for(o, value, "expected text or json");
+      break;
     case Kind::Contract:
       text = lowered(value);
       if (text != "fn" && text != "http" && text != "lambda" && text != "funker") {

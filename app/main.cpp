@@ -14,10 +14,12 @@
 #include "app/command_check.hpp"
 #include "app/config.hpp"
 #include "app/lifecycle.hpp"
+#include "app/metrics_server.hpp"
 #include "app/platform.hpp"
 #include "hotwrap/config.hpp"
 #include "hotwrap/log.hpp"
 #include "hotwrap/loop.hpp"
+#include "hotwrap/metrics.hpp"
 #include "hotwrap/runner.hpp"
 #include "hotwrap/signals.hpp"
 #include "hotwrap/spawn.hpp"
@@ -87,6 +89,12 @@ int main(int argc, char** argv) {
   }
   const Config& config = parsed->config;
   set_log_level(config.log_level);
+  // The project of the trace ids: hotwrap's variable, else the one Google's client libraries
+  // read (Cloud Run does not set it: the image or the service does).
+  const char* project = std::getenv("GOOGLE_CLOUD_PROJECT");
+  set_log_format(config.log_format, !config.trace_project.empty() ? config.trace_project
+                                    : project != nullptr          ? project
+                                                                  : "");
   for (const std::string& w : config_warnings(environ)) log(Level::Warn, {}, "%s", w.c_str());
 
   // An image with a typo in its CMD, or a script whose interpreter is missing, must fail at
@@ -119,9 +127,20 @@ int main(int argc, char** argv) {
     LogSinkScope& operator=(const LogSinkScope&) = delete;
   } log_sink(**loop);
   Reaper reaper;
-  Runner runner(**loop, reaper, config, environ, runner_options_for(*choice));
+  Registry metrics;
+  RunnerOptions runner_options = runner_options_for(*choice);
+  runner_options.metrics = &metrics;
+  Runner runner(**loop, reaper, config, environ, std::move(runner_options));
   AppLifecycle life(**loop, runner, config);
-  auto platform = start_platform(*choice, runner, config, life, env_lookup);
+  // Before the platform: a metrics port that cannot be had stops hotwrap before it announces
+  // itself ready.
+  auto metrics_server = MetricsServer::start(*choice, **loop, config, metrics);
+  if (!metrics_server) {
+    log(Level::Error, {}, "%s", metrics_server.error().c_str());
+    return 2;
+  }
+  auto platform = start_platform(*choice, runner, config, life, env_lookup,
+                                 *metrics_server ? &metrics : nullptr);
   if (!platform) {
     log(Level::Error, {}, "%s", platform.error().c_str());
     return 2;

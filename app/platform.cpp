@@ -11,6 +11,7 @@
 #include "hotwrap/log.hpp"
 #include "hotwrap/net.hpp"
 #include "protocols/http_contract.hpp"
+#include "protocols/http_metrics.hpp"
 #include "transports/listener.hpp"
 #include "transports/stdio.hpp"
 #include "transports/unix_socket.hpp"
@@ -123,10 +124,11 @@ class LockFile {
 class HttpPlatform final : public Platform {
  public:
   HttpPlatform(Runner& runner, const Config& config, Lifecycle& life, UniqueFd listen_fd,
-               Getenv getenv_fn)
+               Getenv getenv_fn, Registry* metrics)
       : config_(config),
         life_(life),
-        service_(runner, config),
+        observer_(metrics != nullptr ? std::make_unique<HttpMetrics>(*metrics) : nullptr),
+        service_(runner, config, observer_.get()),
         listener_(runner.loop(), std::move(listen_fd), config.max_connections,
                   service_.connections()),
         lock_(getenv_fn) {
@@ -144,6 +146,7 @@ class HttpPlatform final : public Platform {
  private:
   const Config& config_;
   Lifecycle& life_;
+  std::unique_ptr<HttpMetrics> observer_;  // the http_* series, when metrics are served
   HttpService service_;
   Listener listener_;  // after the service: its connections go before the state they use
   LockFile lock_;      // written once the listener is there
@@ -254,11 +257,9 @@ RunnerOptions runner_options_for(const PlatformChoice& choice) {
   return RunnerOptions{{"HOTWRAP_CALL_ENV_FILE", "FN_CALL_ENV_FILE"}};
 }
 
-std::expected<std::unique_ptr<Platform>, std::string> start_platform(const PlatformChoice& choice,
-                                                                     Runner& runner,
-                                                                     const Config& config,
-                                                                     Lifecycle& life,
-                                                                     Getenv getenv_fn) {
+std::expected<std::unique_ptr<Platform>, std::string> start_platform(
+    const PlatformChoice& choice, Runner& runner, const Config& config, Lifecycle& life,
+    Getenv getenv_fn, Registry* metrics) {
   FnContext fn = fn_context(runner, config, getenv_fn);
   switch (choice.kind) {
     case PlatformChoice::Kind::FnStream: {
@@ -289,7 +290,8 @@ std::expected<std::unique_ptr<Platform>, std::string> start_platform(const Platf
       log(Level::Info, {}, "serving HTTP on port %u (%s)", static_cast<unsigned>(tcp->port),
           tcp->dual_stack ? "IPv4 and IPv6" : "IPv4");
       runner.enable_prespawn();
-      return std::make_unique<HttpPlatform>(runner, config, life, std::move(tcp->fd), getenv_fn);
+      return std::make_unique<HttpPlatform>(runner, config, life, std::move(tcp->fd), getenv_fn,
+                                            metrics);
     }
   }
   return std::unexpected(std::string("unknown platform"));

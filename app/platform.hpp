@@ -8,6 +8,7 @@
 #include <string>
 
 #include "hotwrap/config.hpp"
+#include "hotwrap/metrics.hpp"
 #include "hotwrap/runner.hpp"
 #include "protocols/protocol.hpp"
 
@@ -45,11 +46,10 @@ std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn, con
 RunnerOptions runner_options_for(const PlatformChoice& choice);
 
 // Sets up the transport and the protocol; from then on calls are served. An error is one
-// start-up line.
-std::expected<std::unique_ptr<Platform>, std::string> start_platform(const PlatformChoice& choice,
-                                                                     Runner& runner,
-                                                                     const Config& config,
-                                                                     Lifecycle& life,
-                                                                     Getenv getenv_fn);
+// start-up line. `metrics`: where the contract counts its requests (http_*), when metrics are
+// served.
+std::expected<std::unique_ptr<Platform>, std::string> start_platform(
+    const PlatformChoice& choice, Runner& runner, const Config& config, Lifecycle& life,
+    Getenv getenv_fn, Registry* metrics = nullptr);
 
 }  // namespace hotwrap

@@ -37,6 +37,9 @@ struct Config {
   uint64_t max_inflight = 0;  // calls at once (429 beyond); 0: no limit
   Millis drain{3000};         // after SIGTERM, new calls are still served this long (http)
   int metrics_port = -1;      // -1: the contract's default (8081 for http, else off); 0: off
+  LogFormat log_format = LogFormat::Text;
+  // The Google Cloud project of the calls' trace ids (JSON logs' trace field); empty: none.
+  std::string trace_project;
 
   std::vector<std::string> command;  // argv of the wrapped command
   bool cgi = false;  // the output may begin with a CGI header block; calls get CGI variables

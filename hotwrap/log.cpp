@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "hotwrap/deadline.hpp"
 #include "hotwrap/fd.hpp"
 #include "hotwrap/loop.hpp"
 
@@ -23,6 +24,27 @@ namespace hotwrap {
 namespace {
 
 Level g_level = Level::Info;  // written once by main before the loop starts
+LogFormat g_format = LogFormat::Text;
+std::string g_trace_project;  // empty: no trace field
+
+// The calls whose lines carry a trace (JSON with a project only): few at a time, scanned. A call
+// may have more than one holder (its Call, then what ends its process group): any one serves.
+struct TracedCall {
+  const LogTrace* holder;
+  std::string call_id;
+  std::string field;  // projects/<project>/traces/<id>
+};
+std::vector<TracedCall> g_traced;
+
+const char* severity_name(Level level) {
+  switch (level) {
+    case Level::Debug: return "DEBUG";
+    case Level::Info: return "INFO";
+    case Level::Warn: return "WARNING";
+    case Level::Error: return "ERROR";
+  }
+  return "DEFAULT";
+}
 
 const char* level_name(Level level) {
   switch (level) {
@@ -32,6 +54,33 @@ const char* level_name(Level level) {
     case Level::Error: return "error";
   }
   return "?";
+}
+
+// One of hotwrap's own lines, in the configured format, newline included.
+void append_own_line(std::string& out, Level level, std::string_view call_id,
+                     std::string_view message) {
+  if (g_format == LogFormat::Text) {
+    out += "hotwrap: ";
+    out += level_name(level);
+    out += ": ";
+    if (!call_id.empty()) {
+      out += "call ";
+      out += call_id;
+      out += ": ";
+    }
+    out += message;
+    out += '\n';
+    return;
+  }
+  std::string time;
+  append_log_time(time);
+  std::string_view trace;
+  if (!call_id.empty()) {
+    for (const TracedCall& t : g_traced) {
+      if (t.call_id == call_id) trace = t.field;
+    }
+  }
+  append_json_line(out, {severity_name(level), message, time, call_id, trace, "hotwrap"});
 }
 
 // Past this much queued, relays stop reading commands' stderr (they wait, losing nothing).
@@ -156,14 +205,15 @@ class Sink {
 
   void report_dropped() {
     if (dropped_lines_ == 0) return;
-    char line[160];
-    int n = std::snprintf(line, sizeof line,
-                          "hotwrap: warn: the log reader stalled: %llu lines (%llu bytes) of log "
-                          "output were dropped\n",
+    char message[160];
+    int n = std::snprintf(message, sizeof message,
+                          "the log reader stalled: %llu lines (%llu bytes) of log output were "
+                          "dropped",
                           static_cast<unsigned long long>(dropped_lines_),
                           static_cast<unsigned long long>(dropped_bytes_));
     dropped_lines_ = dropped_bytes_ = 0;
-    if (n > 0) queue_.append(line, static_cast<size_t>(n));
+    if (n > 0)
+      append_own_line(queue_, Level::Warn, {}, std::string_view(message, static_cast<size_t>(n)));
   }
 
   void flush() {
@@ -240,24 +290,139 @@ void write_all(int fd, std::string_view data) {
 
 void log(Level level, std::string_view call_id, const char* fmt, ...) {
   if (!log_enabled(level)) return;
-  char line[2048];
-  int n;
-  if (call_id.empty()) {
-    n = std::snprintf(line, sizeof line, "hotwrap: %s: ", level_name(level));
-  } else {
-    n = std::snprintf(line, sizeof line, "hotwrap: %s: call %.*s: ", level_name(level),
-                      static_cast<int>(call_id.size()), call_id.data());
-  }
-  size_t used = n > 0 ? static_cast<size_t>(n) : 0;
-  if (used > sizeof line - 2) used = sizeof line - 2;
+  char message[2048];
   va_list ap;
   va_start(ap, fmt);
-  int m = std::vsnprintf(line + used, sizeof line - used - 1, fmt, ap);
+  int m = std::vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
-  if (m > 0) used += static_cast<size_t>(m);
-  if (used > sizeof line - 2) used = sizeof line - 2;  // truncated: keep the newline
-  line[used++] = '\n';
-  emit(std::string_view(line, used));
+  size_t used = m > 0 ? std::min(static_cast<size_t>(m), sizeof message - 1) : 0;
+  // Reused: a line costs no allocation once the first has sized it.
+  static std::string line;
+  line.clear();
+  append_own_line(line, level, call_id, std::string_view(message, used));
+  emit(line);
+}
+
+void set_log_format(LogFormat format, std::string trace_project) {
+  g_format = format;
+  g_trace_project = std::move(trace_project);
+}
+
+bool log_json() {
+  return g_format == LogFormat::Json;
+}
+
+std::string log_trace_field(std::string_view trace_id) {
+  if (g_format != LogFormat::Json || g_trace_project.empty() || trace_id.empty()) return {};
+  return "projects/" + g_trace_project + "/traces/" + std::string(trace_id);
+}
+
+LogTrace::LogTrace(std::string_view call_id, std::string_view trace_id) {
+  std::string field = log_trace_field(trace_id);
+  if (field.empty() || call_id.empty()) return;
+  registered_ = true;
+  g_traced.push_back({this, std::string(call_id), std::move(field)});
+}
+
+LogTrace::~LogTrace() {
+  if (registered_)
+    std::erase_if(g_traced, [this](const TracedCall& t) { return t.holder == this; });
+}
+
+namespace {
+
+// The length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not one
+// (overlong forms, surrogates, past U+10FFFF, truncated).
+size_t utf8_length(std::string_view s, size_t i) {
+  auto at = [&](size_t k) -> unsigned {
+    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
+  };
+  auto cont = [&](size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
+    unsigned b = at(k);
+    return b >= lo && b <= hi;
+  };
+  unsigned c = at(0);
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
+  if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
+  if (c >= 0xE1 && c <= 0xEF) return cont(1) && cont(2) ? 3 : 0;
+  if (c == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (c >= 0xF1 && c <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (c == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
+
+bool plain(unsigned char c) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (plain(c)) {
+      size_t j = i + 1;
+      while (j < s.size() && plain(static_cast<unsigned char>(s[j]))) ++j;
+      out.append(s.substr(i, j - i));
+      i = j;
+      continue;
+    }
+    if (c >= 0x80) {
+      size_t n = utf8_length(s, i);
+      if (n == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        char esc[8];
+        std::snprintf(esc, sizeof esc, "\\u%04x", c);
+        out += esc;
+      }
+    }
+    ++i;
+  }
+  out += '"';
+}
+
+void append_json_line(std::string& out, const JsonLine& line) {
+  out += "{\"severity\":\"";
+  out += line.severity;
+  out += "\",\"message\":";
+  append_json_string(out, line.message);
+  out += ",\"time\":\"";
+  out += line.time;
+  out += '"';
+  if (!line.call_id.empty()) {
+    out += ",\"call_id\":";
+    append_json_string(out, line.call_id);
+  }
+  if (!line.trace.empty()) {
+    out += ",\"logging.googleapis.com/trace\":";
+    append_json_string(out, line.trace);
+  }
+  out += ",\"source\":\"";
+  out += line.source;
+  out += "\"}\n";
+}
+
+void append_log_time(std::string& out) {
+  // Not gmtime_r: it brings glibc's time zone file reader into the static binary.
+  out += format_rfc3339_ms(
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()));
 }
 
 void log_relay(std::string_view lines) {

@@ -60,10 +60,11 @@ bool write_env_file(const std::string& path,
 // The end of a process group whose call has already been answered.
 class Runner::Burial final : public ExitListener {
  public:
-  Burial(Runner& runner, pid_t pid, std::string id, std::unique_ptr<StderrRelay> stderr)
+  Burial(Runner& runner, pid_t pid, const CallRequest& request, std::unique_ptr<StderrRelay> stderr)
       : runner_(runner),
         pid_(pid),
-        id_(std::move(id)),
+        id_(request.id),
+        log_trace_(request.id, request.trace),
         stderr_(std::move(stderr)),
         kill_(runner.loop(), [this] {
           log(Level::Warn, id_,
@@ -95,6 +96,7 @@ class Runner::Burial final : public ExitListener {
   Runner& runner_;
   pid_t pid_;
   std::string id_;
+  LogTrace log_trace_;
   std::unique_ptr<StderrRelay> stderr_;
   Timer kill_;
 };
@@ -142,6 +144,38 @@ Runner::Runner(Loop& loop, Reaper& reaper, const Config& config, const char* con
   // go away later, each call reports ENOENT like any failure to start.
   auto exe = find_executable(config_.command.front(), std::getenv("PATH"));
   exe_ = exe ? *exe : config_.command.front();
+  register_metrics();
+}
+
+void Runner::register_metrics() {
+  Registry* m = options_.metrics;
+  if (m == nullptr) {
+    own_metrics_ = std::make_unique<Registry>();
+    m = own_metrics_.get();
+  }
+  // Every series exists from the start, at zero: a rate over a counter that appears only with its
+  // first increment misses that increment.
+  static constexpr const char* kEndings[] = {"ok",          "failed",      "timeout",
+                                             "not_started", "caller_gone", "shut_down"};
+  for (size_t i = 0; i < std::size(kEndings); ++i) {
+    Label outcome{"outcome", kEndings[i]};
+    ended_[i] = &m->counter(
+        "hotwrap_calls_total",
+        "Calls of the command by how they ended: ok (exit 0), failed (another exit status, a "
+        "signal), timeout (its deadline or HOTWRAP_TIMEOUT_MS), not_started (the command could "
+        "not be started), caller_gone (the caller went away first), shut_down (hotwrap's "
+        "shutdown ended it).",
+        {&outcome, 1});
+  }
+  prespawn_hits_ =
+      &m->counter("hotwrap_prespawn_hits_total",
+                  "Calls served by a process started ahead of them (HOTWRAP_PRESPAWN=1).");
+  prespawn_misses_ = &m->counter(
+      "hotwrap_prespawn_misses_total",
+      "Calls that found no prespawned process ready and started their own (HOTWRAP_PRESPAWN=1).");
+  spawn_failures_ = &m->counter(
+      "hotwrap_spawn_failures_total",
+      "Times the command could not be started (posix_spawn failed), prespawns included.");
 }
 
 Runner::~Runner() {
@@ -172,8 +206,8 @@ void Runner::shut_down(Millis grace) {
   for (Call* c = calls_; c != nullptr; c = c->next_) c->shut_down(grace);
 }
 
-void Runner::bury(pid_t pid, std::string id, std::unique_ptr<StderrRelay> stderr) {
-  burials_.push_back(std::make_unique<Burial>(*this, pid, std::move(id), std::move(stderr)));
+void Runner::bury(pid_t pid, const CallRequest& request, std::unique_ptr<StderrRelay> stderr) {
+  burials_.push_back(std::make_unique<Burial>(*this, pid, request, std::move(stderr)));
 }
 
 StdioPlan Runner::with_log_plan(StdioPlan plan) const {
@@ -209,6 +243,7 @@ void Runner::refill() {
   env_.admit(env);
   auto child = spawn_command(exe_.c_str(), argv_.data(), env_.envp(env), with_log_plan({}));
   if (!child) {
+    spawn_failures_->inc();
     // Not fatal: the next call spawns the usual way and reports the error if it persists.
     log(Level::Warn, {}, "prespawn of %s failed: %s", argv_[0], child.error().describe().c_str());
     return;
@@ -250,11 +285,13 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, CallEnv& env, std::str
       reaper_.forget(c.pid);
       env_file = std::move(warm_env_file_);
       prespawned = true;
+      prespawn_hits_->inc();
       return c;
     }
     discard_warm(dead ? "had exited" : "could not be given its call's environment");
   }
   if (prespawn_ && hot) {
+    prespawn_misses_->inc();
     // Started for the call itself, it has the variables in its environment; it gets the file too,
     // so that a program written for prespawn finds them the same way whichever process serves.
     std::string path = next_env_file();
@@ -266,7 +303,9 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, CallEnv& env, std::str
       env_file = std::move(path);
     }
   }
-  return spawn_command(exe_.c_str(), argv_.data(), env_.envp(env), plan);
+  auto child = spawn_command(exe_.c_str(), argv_.data(), env_.envp(env), plan);
+  if (!child) spawn_failures_->inc();
+  return child;
 }
 
 std::string Runner::next_env_file() {
@@ -279,6 +318,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     : runner_(runner),
       handler_(handler),
       request_(std::move(request)),
+      log_trace_(request_.id, request_.trace),
       term_timer_(runner.loop(), [this] { on_term_deadline(); }),
       kill_timer_(runner.loop(), [this] { on_kill_deadline(); }),
       shutdown_timer_(runner.loop(), [this] { on_shutdown_timer(); }),
@@ -358,7 +398,8 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     // Read on the same schedule as stdout (watch_output): a quick command's stderr is taken in
     // one go when it exits.
     stderr_ = std::make_unique<StderrRelay>(loop, std::move(child_.err),
-                                            cfg.stderr_prefix ? "[" + id() + "] " : "");
+                                            cfg.stderr_prefix ? "[" + id() + "] " : "", id(),
+                                            request_.trace);
   }
   if (until_end && request_.answers) {
     term_timer_.start(*until_end);
@@ -382,6 +423,7 @@ Call::~Call() {
   if (runner_.calls_ == this) runner_.calls_ = next_;
   if (phase_ == Phase::Finished) return;
   // Nobody wants the answer any more: the caller went away, or hotwrap stops at once.
+  runner_.count(runner_.shutting_down_ ? Runner::Ending::ShutDown : Runner::Ending::CallerGone);
   if (child_.pid > 0) {
     log(Level::Info, id(),
         runner_.shutting_down_ ? "hotwrap is stopping; killing the command"
@@ -522,7 +564,7 @@ void Call::on_answer_deadline() {
     stderr_->drain(kDrainLimit);  // what it said up to now is the reason it gives
     timed_out.stderr_tail = stderr_->tail();
   }
-  runner_.bury(child_.pid, id(), std::move(stderr_));
+  runner_.bury(child_.pid, request_, std::move(stderr_));
   finish(std::move(timed_out));
 }
 
@@ -559,6 +601,12 @@ void Call::child_exited(int wstatus) {
 void Call::finish(Outcome outcome) {
   if (!outcome.ok() && stderr_) outcome.stderr_tail = stderr_->tail();
   phase_ = Phase::Finished;
+  using K = Outcome::Kind;
+  runner_.count(outcome.ok()                    ? Runner::Ending::Ok
+                : outcome.timed_out()           ? Runner::Ending::Timeout
+                : outcome.kind == K::NotStarted ? Runner::Ending::NotStarted
+                : outcome.kind == K::ShutDown   ? Runner::Ending::ShutDown
+                                                : Runner::Ending::Failed);
   term_timer_.stop();
   kill_timer_.stop();
   shutdown_timer_.stop();

@@ -14,6 +14,7 @@
 #include "hotwrap/deadline.hpp"
 #include "hotwrap/env.hpp"
 #include "hotwrap/loop.hpp"
+#include "hotwrap/metrics.hpp"
 #include "hotwrap/signals.hpp"
 #include "hotwrap/spawn.hpp"
 #include "hotwrap/stderr_relay.hpp"
@@ -86,6 +87,9 @@ struct CallRequest {
   // has no answer to send before the deadline (the cold default format) gives the command all
   // of its time.
   std::optional<Millis> deadline_margin = std::nullopt;
+  // The trace id the platform gave the call (W3C traceparent's, Cloud Run's), for its log lines;
+  // empty: none.
+  std::string trace{};
 };
 
 class Runner;
@@ -169,6 +173,7 @@ class Call final : public CallControl, private ExitListener {
   Runner& runner_;
   CallHandler& handler_;
   CallRequest request_;
+  LogTrace log_trace_;  // the call's lines carry its trace while it lives
   Child child_;
   std::optional<FdWriter> stdin_;
   std::optional<FdReader> stdout_;
@@ -199,6 +204,8 @@ struct RunnerOptions {
   // Prespawn: the names under which a process started ahead of its call finds the path of its
   // call's environment file (the protocol's own name and HOTWRAP_CALL_ENV_FILE).
   std::vector<std::string> env_file_names = {"HOTWRAP_CALL_ENV_FILE"};
+  // Where the runner's counters go (hotwrap_calls_total, ...); none: a registry of its own.
+  Registry* metrics = nullptr;
 };
 
 // Starts calls of one command. Shared by every contract.
@@ -242,6 +249,7 @@ class Runner final : public CallStarter, private ExitListener {
   // `plan` with the command's stderr routed as the configuration wants it.
   StdioPlan with_log_plan(StdioPlan plan) const;
   void call_ended();
+  void register_metrics();
   void refill();
   // A new path for a call's environment file: $TMPDIR (or /tmp)/hotwrap-<pid>-<n>.env.
   std::string next_env_file();
@@ -249,9 +257,12 @@ class Runner final : public CallStarter, private ExitListener {
   void child_exited(int wstatus) override;  // the prespawned process died before its call
   // A call answered at its deadline: its process group got SIGTERM and gets SIGKILL after the
   // kill grace, or as soon as its leader exits (what it left in the group goes with it).
-  void bury(pid_t pid, std::string id, std::unique_ptr<StderrRelay> stderr);
+  void bury(pid_t pid, const CallRequest& request, std::unique_ptr<StderrRelay> stderr);
 
   class Burial;
+  // How a call ended, for hotwrap_calls_total.
+  enum class Ending { Ok, Failed, Timeout, NotStarted, CallerGone, ShutDown };
+  void count(Ending e) { ended_[static_cast<size_t>(e)]->inc(); }
 
   Loop& loop_;
   Reaper& reaper_;
@@ -269,6 +280,11 @@ class Runner final : public CallStarter, private ExitListener {
   std::string warm_env_file_;
   uint64_t env_file_seq_ = 0;
   Timer refill_timer_;
+  std::unique_ptr<Registry> own_metrics_;  // when the options gave none
+  Counter* ended_[6] = {};                 // by Ending
+  Counter* prespawn_hits_ = nullptr;
+  Counter* prespawn_misses_ = nullptr;
+  Counter* spawn_failures_ = nullptr;
 };
 
 }  // namespace hotwrap

@@ -10,9 +10,13 @@ constexpr size_t kTailBytes = 2048;
 constexpr size_t kTailLines = 20;
 }  // namespace
 
-StderrRelay::StderrRelay(Loop& loop, UniqueFd fd, std::string prefix)
+StderrRelay::StderrRelay(Loop& loop, UniqueFd fd, std::string prefix, std::string call_id,
+                         std::string_view trace_id)
     : fd_(std::move(fd)),
       prefix_(std::move(prefix)),
+      call_id_(std::move(call_id)),
+      trace_(log_trace_field(trace_id)),
+      json_(log_json()),
       reader_(
           loop, fd_.get(), [this](std::string_view b) { on_data(b); },
           [this](int) { end_line(); }) {}
@@ -32,16 +36,19 @@ void StderrRelay::on_data(std::string_view bytes) {
     if (nl == std::string_view::npos) {
       line_.append(bytes);
       if (line_.size() >= kMaxLine) {
-        if (!mid_line_) out_.append(prefix_);
-        out_.append(line_);
+        put(line_, false);
         line_.clear();
         mid_line_ = true;
       }
       break;
     }
-    if (!mid_line_) out_.append(prefix_);
-    out_.append(line_).append(bytes.substr(0, nl + 1));
-    line_.clear();
+    if (line_.empty()) {
+      put(bytes.substr(0, nl), true);
+    } else {
+      line_.append(bytes.substr(0, nl));
+      put(line_, true);
+      line_.clear();
+    }
     mid_line_ = false;
     bytes.remove_prefix(nl + 1);
   }
@@ -53,6 +60,22 @@ void StderrRelay::on_data(std::string_view bytes) {
     reader_.stop();
     log_wait(this);
   }
+}
+
+void StderrRelay::put(std::string_view text, bool ends) {
+  if (!json_) {
+    if (!mid_line_) out_.append(prefix_);
+    out_.append(text);
+    if (ends) out_ += '\n';
+    return;
+  }
+  // Each piece is an object of its own; the end of a line that went out whole in pieces adds
+  // no empty one.
+  if (text.empty() && mid_line_) return;
+  std::string time;
+  append_log_time(time);
+  // DEFAULT, not ERROR: programs write all their diagnostics to stderr, not only errors.
+  append_json_line(out_, {"DEFAULT", text, time, call_id_, trace_, "command"});
 }
 
 void StderrRelay::log_drained() {

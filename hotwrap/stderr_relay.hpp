@@ -1,6 +1,7 @@
 // A command's stderr as it reaches the log: read from its pipe, passed on line by line (each
-// line prefixed with the call id when asked), an overlong line in pieces, a last line without
-// its newline ended; the end of it kept for a failed call's answer.
+// line prefixed with the call id when asked, or, with JSON logs, each line one JSON object with
+// the call id and trace in their fields), an overlong line in pieces, a last line without its
+// newline ended; the end of it kept for a failed call's answer.
 #pragma once
 
 #include <memory>
@@ -16,8 +17,10 @@ namespace hotwrap {
 
 class StderrRelay final : private LogWaiter {
  public:
-  // `prefix` goes before every line ("[<call id>] ", or empty). Nothing is read before start().
-  StderrRelay(Loop& loop, UniqueFd fd, std::string prefix);
+  // `prefix` goes before every line ("[<call id>] ", or empty); with JSON logs, `call_id` and
+  // `trace_id` go in each line's fields instead. Nothing is read before start().
+  StderrRelay(Loop& loop, UniqueFd fd, std::string prefix, std::string call_id = {},
+              std::string_view trace_id = {});
   StderrRelay(const StderrRelay&) = delete;
   StderrRelay& operator=(const StderrRelay&) = delete;
 
@@ -34,11 +37,16 @@ class StderrRelay final : private LogWaiter {
  private:
   void on_data(std::string_view bytes);
   void end_line();
+  // Passes on `text`: a whole line (`ends`) or a piece of an overlong one.
+  void put(std::string_view text, bool ends);
   // The log sink drained: read the command's stderr again.
   void log_drained() override;
 
   UniqueFd fd_;
   std::string prefix_;
+  std::string call_id_;
+  std::string trace_;  // the JSON trace field's value, or empty
+  bool json_;
   FdReader reader_;
   std::string line_;  // an unfinished line
   std::string out_;   // reused for the lines written to the log

@@ -6,6 +6,7 @@
 #include "hotwrap/http_exchange.hpp"
 #include "hotwrap/reply.hpp"
 #include "protocols/cgi_env.hpp"
+#include "protocols/trace_context.hpp"
 
 namespace hotwrap {
 
@@ -205,6 +206,7 @@ Route HttpConnection::route(const RequestHead& h) {
   CallRequest& call = r.request;
   call.id = http_call_id(h);
   if (call.id.empty()) call.id = new_call_id();
+  call.trace = http_trace_id(h);
   add_http_request_env(call.env, h);
   if (service_.config_.cgi) {
     add_cgi_request_env(call.env, {.method = h.method, .target = h.url, .headers = h.headers});

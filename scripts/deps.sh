@@ -4,7 +4,8 @@ set -euo pipefail
 packages=(build-essential cmake libevent-dev nlohmann-json3-dev doctest-dev node-llhttp curl file)
 if [[ "${1:-build}" == test ]]; then
   # clang-19: the sanitizer and libFuzzer builds (clang 14 cannot parse libstdc++'s <expected>).
-  packages+=(clang-19 libclang-rt-19-dev clang-tidy-19 clang-format-19 python3)
+  # prometheus: its promtool and server check the metrics endpoint (tests/e2e/test_metrics.cpp).
+  packages+=(clang-19 libclang-rt-19-dev clang-tidy-19 clang-format-19 python3 prometheus)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -113,3 +113,27 @@ TEST_CASE("call: destroying a running call kills its process group") {
   CHECK(f.run_until([&] { return ::kill(grandchild, 0) != 0; }));
   CHECK(f.runner->running() == 0);
 }
+
+TEST_CASE("runner: calls are counted by how they ended, in the registry it is given") {
+  Fixture f({"sh", "-c", "cat >/dev/null; exec sleep 30"});
+  Registry metrics;
+  f.runner.reset();
+  f.runner = std::make_unique<Runner>(*f.loop, f.reaper, f.config, environ,
+                                      RunnerOptions{{"HOTWRAP_CALL_ENV_FILE"}, &metrics});
+  f.config.kill_grace = Millis(50);
+  Recorder gone;
+  gone.call = f.runner->start_call(gone, CallRequest{});
+  gone.call.reset();  // the caller went away
+  Recorder r;
+  r.call = f.runner->start_call(r, CallRequest{});
+  r.call->end_input();
+  f.runner->shut_down(Millis(100));  // SIGTERM after 50 ms, which `sleep` obeys
+  REQUIRE(f.run_until([&] { return r.finished; }));
+  CHECK(r.outcome.kind == Outcome::Kind::ShutDown);
+  std::string m = metrics.expose();
+  INFO(m);
+  CHECK(m.find("hotwrap_calls_total{outcome=\"caller_gone\"} 1\n") != std::string::npos);
+  CHECK(m.find("hotwrap_calls_total{outcome=\"shut_down\"} 1\n") != std::string::npos);
+  CHECK(m.find("hotwrap_calls_total{outcome=\"ok\"} 0\n") != std::string::npos);
+  CHECK(m.find("hotwrap_spawn_failures_total 0\n") != std::string::npos);
+}
