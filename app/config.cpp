@@ -146,6 +146,10 @@ constexpr Option kOptions[] = {
     {"capture-total-bytes", "HOTWRAP_CAPTURE_TOTAL_BYTES", Kind::Bytes, "67108864",
      "capture: the directory's budget; the oldest calls are removed first",
      [](Config& c, uint64_t n, std::string_view) { c.capture_total_bytes = n; }, 1},
+    {"cgi", "HOTWRAP_CGI", Kind::Bool, "0",
+     "1: the command may begin its output with a CGI header block (Status, Content-Type, "
+     "Location, ...) and gets the CGI request variables (see README)",
+     [](Config& c, uint64_t n, std::string_view) { c.cgi = n == 1; }},
 };
 
 // OpenFaaS's watchdog settings an image converted from it keeps: honoured when hotwrap's own

@@ -175,11 +175,18 @@ Verdict verdict_for(const std::string& contract, const CallEnv& env, const std::
     if (config.funker_json && o.ok()) json_error = json_value_error(output);
     return funker_verdict(&o, json_error);
   }
-  if (contract == "http") return http_call_verdict(&o, id, config);
+  // HOTWRAP_CGI=1: the status and headers the command's own head gives.
+  CgiHeadDecoder decoder(config.max_header_bytes);
+  const CgiHead* cgi = nullptr;
+  if (config.cgi) {
+    decoder.feed(output);
+    if (decoder.finish() == CgiHeadDecoder::State::Head) cgi = &decoder.head();
+  }
+  if (contract == "http") return http_call_verdict(&o, cgi, id, config);
   if (contract.starts_with("fn-") && contract != "fn-default") {
     const std::string* intent = env.find("FN_INTENT");
     bool trigger = intent != nullptr && iequals(*intent, "httprequest");
-    return fn_policy(trigger, config)(&o);
+    return fn_policy(trigger, config)(&o, cgi);
   }
   // The cold format answers with its exit code, and its stdout was not captured.
   Verdict v;

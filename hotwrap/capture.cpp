@@ -30,6 +30,7 @@ const char* kind_name(Outcome::Kind k) {
     case Outcome::Kind::TimedOut: return "timed-out";
     case Outcome::Kind::Expired: return "expired";
     case Outcome::Kind::ShutDown: return "shut-down";
+    case Outcome::Kind::BadOutput: return "bad-output";
   }
   return "unknown";
 }

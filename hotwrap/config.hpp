@@ -50,6 +50,7 @@ struct Config {
   uint64_t capture_total_bytes = 64 << 20;  // the directory's budget: oldest calls go first
 
   std::vector<std::string> command;  // argv of the wrapped command
+  bool cgi = false;  // the output may begin with a CGI header block; calls get CGI variables
 };
 
 }  // namespace hotwrap

@@ -23,20 +23,33 @@ constexpr size_t kKeepCapacity = 64 * 1024;
 constexpr std::chrono::milliseconds kLogWait(200);
 }  // namespace
 
+void put_cgi_head(Verdict& v, const CgiHead& head) {
+  v.status = head.status;
+  v.headers.insert(v.headers.end(), head.headers.begin(), head.headers.end());
+  if (!head.content_type.empty()) v.content_type = head.content_type;
+  if (head.status == 204 || head.status == 304) {
+    v.output_is_body = false;
+    v.message.clear();
+  }
+}
+
 Reply::Reply(Loop& loop, ReplyFraming& framing, const Config& config)
     : framing_(framing),
       hold_limit_(config.buffer_bytes),
       log_calls_(config.log_calls),
       capture_(!config.capture_dir.empty()),
-      log_wait_(loop, [this] { log_drained(); }) {}
+      log_wait_(loop, [this] { log_drained(); }),
+      cgi_(config.cgi),
+      decoder_(config.max_header_bytes) {}
 
-void Reply::begin(StatusPolicy policy, CallControl* call) {
+void Reply::begin(StatusPolicy policy, CallControl* call, bool http) {
   phase_ = Phase::Holding;
   policy_ = std::move(policy);
   if (capture_ && call != nullptr) {
     if (auto observe = call->verdict_observer()) {
-      policy_ = [decide = std::move(policy_), observe = std::move(observe)](const Outcome* o) {
-        Verdict v = decide(o);
+      policy_ = [decide = std::move(policy_), observe = std::move(observe)](const Outcome* o,
+                                                                            const CgiHead* cgi) {
+        Verdict v = decide(o, cgi);
         if (o != nullptr) observe(v);
         return v;
       };
@@ -46,15 +59,20 @@ void Reply::begin(StatusPolicy policy, CallControl* call) {
   paused_ = false;
   held_.clear();
   id_ = call != nullptr ? call->id() : std::string();
+  head_pending_ = cgi_ && http;
+  has_head_ = false;
+  dropping_ = false;
+  if (cgi_) decoder_.reset();
 }
 
 void Reply::output(std::string_view bytes) {
   if (phase_ == Phase::Streaming) {
     framing_.send_more(bytes);
-  } else {
+  } else if (!dropping_) {
     held_.append(bytes);
-    // Past the limit the status can no longer wait for the exit code.
-    if (held_.size() > hold_limit_) commit();
+    // Past the limit the status can no longer wait for the exit code; it never leaves before
+    // the CGI head is decided (the decoder bounds what that holds).
+    if ((!head_pending_ || decode_head(bytes)) && held_.size() > hold_limit_) commit();
   }
   if (framing_.queued() > kOutputHighWater && call_ != nullptr && !paused_) {
     paused_ = true;
@@ -62,16 +80,52 @@ void Reply::output(std::string_view bytes) {
   }
 }
 
+bool Reply::decode_head(std::string_view bytes) {
+  switch (decoder_.feed(bytes)) {
+    case CgiHeadDecoder::State::NeedMore: return false;
+    case CgiHeadDecoder::State::NotCgi: break;
+    case CgiHeadDecoder::State::Head:
+      has_head_ = true;
+      held_.erase(0, decoder_.head().body_offset);
+      break;
+    case CgiHeadDecoder::State::Broken:
+      // The answer will be a failure whatever follows: the rest of the output is read (so the
+      // command is not blocked) and dropped, and nothing is committed.
+      dropping_ = true;
+      held_.clear();
+      break;
+  }
+  head_pending_ = false;
+  return !dropping_;
+}
+
+const Outcome* Reply::judge(const Outcome& outcome) {
+  if (head_pending_) {
+    head_pending_ = false;
+    if (decoder_.finish() == CgiHeadDecoder::State::Broken) {
+      dropping_ = true;
+      held_.clear();
+    }
+  }
+  // The exit status counts first: a command that failed failed, whatever it printed.
+  if (!dropping_ || !outcome.ok()) return &outcome;
+  bad_ = outcome;
+  bad_.kind = Outcome::Kind::BadOutput;
+  bad_.problem = "wrote a broken CGI header block: " + decoder_.error();
+  return &bad_;
+}
+
 void Reply::commit() {
   phase_ = Phase::Streaming;
-  framing_.send_head(policy_(nullptr), held_);
+  framing_.send_head(policy_(nullptr, head()), held_);
   held_.clear();
   held_.shrink_to_fit();  // the buffer may have been large; streaming needs none of it
 }
 
 void Reply::finish(const Outcome& outcome) {
-  Verdict v = policy_(&outcome);
-  log_summary(v, outcome);
+  const Outcome* o = judge(outcome);
+  Verdict v = policy_(o, head());
+  log_summary(v, *o);
   if (phase_ == Phase::Holding && log_queued() > 0 && !outcome.timed_out()) {
     // The log reader is behind: the answer waits (bounded) for the lines that describe it.
     phase_ = Phase::Sending;

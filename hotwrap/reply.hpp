@@ -2,6 +2,16 @@
 // so that the status can follow the exit code; past the limit it commits and streams with
 // backpressure; at the call's end it has the protocol's policy decide, and the framing send. Only
 // the framing (HTTP, a JSON string, an outbound POST) and the status policy belong to a protocol.
+//
+// CGI (HOTWRAP_CGI=1): the output may begin with a CGI header block (hotwrap/cgi.hpp). The reply
+// decodes it from the first bytes, held (at most HOTWRAP_MAX_HEADER_BYTES) before anything is
+// committed, so no status leaves before the head is decided; the body after it is held and
+// streamed as any output. The policy stays the one place that decides: it is handed the decoded
+// head with the outcome, and maps it onto its answer (Fn: Fn-Http-Status and Fn-Http-H-*; a
+// protocol whose answer is the HTTP response itself: put_cgi_head()). A block that begins but is
+// broken never reaches a policy as a head: the reply drops the output and makes a successful
+// outcome a failure (Outcome::Kind::BadOutput, naming the reason), so every policy already
+// answers it with its failure verdict; a failed command's own outcome is left as it is.
 #pragma once
 
 #include <functional>
@@ -9,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hotwrap/cgi.hpp"
 #include "hotwrap/config.hpp"
 #include "hotwrap/http.hpp"
 #include "hotwrap/log.hpp"
@@ -40,10 +51,18 @@ struct Verdict {
 // Invalid numeric literal").
 std::string failure_text(const Outcome& outcome, const Config& config);
 
-// The status policy of a call: one place decides, streaming included. Called with nullptr when
-// the reply commits to streaming while the command still runs (the status it starts with), and
-// with the outcome at the end.
-using StatusPolicy = std::function<Verdict(const Outcome* outcome)>;
+// The status policy of a call: one place decides, streaming included. Called with a null
+// `outcome` when the reply commits to streaming while the command still runs (the status it
+// starts with), and with the outcome at the end. `cgi`: the head the command's output began with
+// (HOTWRAP_CGI=1), decoded and validated; nullptr when CGI is off or the output had none. A policy
+// uses it only for a call that did not fail: a failure's answer is the policy's own.
+using StatusPolicy = std::function<Verdict(const Outcome* outcome, const CgiHead* cgi)>;
+
+// The command's CGI head as the answer's own status, headers and Content-Type, straight: what a
+// protocol whose answer is the HTTP response itself does with it (plain HTTP; Fn's legacy json
+// and http formats; Lambda's statusCode and headers). A 204 or 304 is answered without the
+// output: HTTP allows them no body, and a reader would take one for the next message.
+void put_cgi_head(Verdict& verdict, const CgiHead& head);
 
 // Puts a reply on the wire; a protocol implements it for its framing.
 class ReplyFraming {
@@ -74,7 +93,9 @@ class Reply final : private LogWaiter {
   Reply(Loop& loop, ReplyFraming& framing, const Config& config);
 
   // A new call's reply, decided by `policy`; `call` is paused while the framing is congested.
-  void begin(StatusPolicy policy, CallControl* call);
+  // `http`: the answer is HTTP-shaped, so HOTWRAP_CGI=1 applies to it (not to Funker's raw
+  // bytes).
+  void begin(StatusPolicy policy, CallControl* call, bool http = true);
   // The command's output.
   void output(std::string_view bytes);
   // The call has ended: the policy decides, the call's summary line is logged (failures at warn,
@@ -101,6 +122,13 @@ class Reply final : private LogWaiter {
  private:
   enum class Phase { Idle, Holding, Streaming, Sending };
   void commit();
+  // HOTWRAP_CGI=1, the head undecided: feeds `bytes` (already appended to held_) to the decoder;
+  // true once the held bytes are the body.
+  bool decode_head(std::string_view bytes);
+  // The outcome the policy is given: `outcome`, or a failure if it succeeded and its CGI head is
+  // broken (an undecided head is decided first: the output has ended).
+  const Outcome* judge(const Outcome& outcome);
+  const CgiHead* head() const { return has_head_ ? &decoder_.head() : nullptr; }
   void log_summary(const Verdict& verdict, const Outcome& outcome) const;
   void send(const Verdict& verdict);
   void log_drained() override;
@@ -117,6 +145,14 @@ class Reply final : private LogWaiter {
   Verdict pending_;  // Sending: the answer waiting for its log lines
   Timer log_wait_;
   bool paused_ = false;
+  // CGI: the decoder, whether the head is still being decoded, what it was, and a broken one's
+  // outcome. The output of a call whose head is broken is dropped: its answer is a failure.
+  const bool cgi_;
+  CgiHeadDecoder decoder_;
+  bool head_pending_ = false;
+  bool has_head_ = false;
+  bool dropping_ = false;
+  Outcome bad_;
 };
 
 }  // namespace hotwrap

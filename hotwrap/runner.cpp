@@ -109,6 +109,7 @@ int Outcome::exit_code() const {
     case Kind::TimedOut:
     case Kind::Expired: return 124;
     case Kind::ShutDown: return 128 + SIGTERM;
+    case Kind::BadOutput: return 1;  // it exited 0; its answer is what failed
   }
   return 1;
 }
@@ -124,6 +125,7 @@ std::string Outcome::describe() const {
                            : "did not finish in time: " + limit;
     case Kind::Expired: return "was not run: the deadline had passed when the call arrived";
     case Kind::ShutDown: return "was stopped: hotwrap is shutting down";
+    case Kind::BadOutput: return problem;
   }
   return "?";
 }

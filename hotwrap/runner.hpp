@@ -40,12 +40,16 @@ struct Outcome {
     TimedOut,  // its deadline came: answered, then its process group ended
     Expired,   // its deadline had passed when it arrived: never run
     ShutDown,  // hotwrap's shutdown grace ran out (or its command obeyed the SIGTERM of it)
+    // It exited 0, but its output cannot be answered with (a broken CGI header block): `problem`
+    // says why. Set by the reply path, which reads the output; never by the runner.
+    BadOutput,
   };
   Kind kind = Kind::Exited;
   int code = 0;  // exit code, signal number, or the spawn errno
   CallStats stats{};
   std::string stderr_tail{};  // a failed call's last lines of stderr (bounded), the reason
   std::string limit{};        // TimedOut: which limit ended it ("HOTWRAP_TIMEOUT_MS=1000 reached")
+  std::string problem{};      // BadOutput: a phrase after "the command ", e.g. "wrote ..."
 
   bool ok() const { return kind == Kind::Exited && code == 0; }
   bool timed_out() const { return kind == Kind::TimedOut || kind == Kind::Expired; }

@@ -114,11 +114,18 @@ Route route_http_request(const RequestHead& head, const Config& config) {
       log(Level::Warn, id, "ignoring the deadline: %s", d.error().c_str());
     }
   }
+  if (config.cgi) {
+    // The agent's Fn_method and Fn_request_url are the caller's; the request line is its own.
+    const std::string* method = env.find("FN_METHOD");
+    const std::string* url = env.find("FN_REQUEST_URL");
+    add_fn_cgi_env(env, head.headers, trigger, method != nullptr ? *method : head.method,
+                   url != nullptr ? *url : head.url);
+  }
   r.request.id = std::move(id);
   r.request.meta.contract = "fn-http";
   r.request.deadline = when;
   r.request.deadline_source = "the deadline " + deadline;
-  r.policy = fn_policy(trigger, config);
+  r.policy = fn_policy(trigger, config, FnCgi::Straight);
   return r;
 }
 

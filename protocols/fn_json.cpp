@@ -155,7 +155,7 @@ void JsonFormat::split(std::string_view in) {
 
 void JsonFormat::begin_call() {
   auto call = map_json_request(splitter_.frame(), splitter_.frame_offset(), fn_.logframe.header(),
-                               cfg_.max_body_bytes);
+                               cfg_.max_body_bytes, cfg_.cgi);
   if (!call) {
     refuse(call.error().status, call.error().message);
     return;
@@ -168,8 +168,17 @@ void JsonFormat::begin_call() {
   request.deadline = call->deadline;
   request.deadline_source = "the deadline " + call->deadline_text;
   request.env = std::move(call->env);
+  if (cfg_.cgi) {
+    // The frame's content_type is the request's, when its headers do not repeat it.
+    const std::string* type = request.env.find("FN_CONTENT_TYPE");
+    if (type != nullptr && find_header(call->headers, "Content-Type") == nullptr) {
+      call->headers.push_back({"Content-Type", *type});
+    }
+    add_fn_cgi_env(request.env, call->headers, call->trigger, call->method, call->url,
+                   call->body.size());
+  }
   call_ = fn_.calls.start(*this, std::move(request));
-  reply_.begin(fn_policy(call->trigger, cfg_), call_.get());
+  reply_.begin(fn_policy(call->trigger, cfg_, FnCgi::Straight), call_.get());
   call_->feed(call->body);
   call_->end_input();
 }

@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include "hotwrap/log.hpp"
+#include "protocols/cgi_env.hpp"
 
 namespace hotwrap {
 
-Verdict fn_verdict(const Outcome* outcome, bool trigger, const Config& config) {
+Verdict fn_verdict(const Outcome* outcome, const CgiHead* cgi, bool trigger, const Config& config,
+                   FnCgi style) {
   Verdict v;
   v.content_type = config.content_type;
   if (outcome != nullptr && (outcome->timed_out() || outcome->kind == Outcome::Kind::ShutDown)) {
@@ -15,21 +17,45 @@ Verdict fn_verdict(const Outcome* outcome, bool trigger, const Config& config) {
     v.output_is_body = false;
     v.message = failure_text(*outcome, config);
     v.failed = true;
-  } else if (trigger) {
-    bool ok = outcome == nullptr || outcome->ok();
-    v.headers.push_back({"Fn-Http-Status", ok ? "200" : "500"});
-    v.failed = !ok;
-  } else if (outcome != nullptr && !outcome->ok()) {
-    v.status = 502;
-    v.output_is_body = false;
-    v.message = failure_text(*outcome, config);
-    v.failed = true;
+    return v;
   }
+  if (outcome != nullptr && !outcome->ok()) {
+    v.failed = true;
+    if (trigger) {
+      // The caller still sees what the command printed, as a 500; the reason is in the log. A
+      // broken CGI head has no body to show: its caller learns what is wrong with it instead.
+      v.headers.push_back({"Fn-Http-Status", "500"});
+      if (outcome->kind == Outcome::Kind::BadOutput) {
+        v.output_is_body = false;
+        v.message = "hotwrap: the command " + outcome->describe() + "\n";
+      }
+    } else {
+      v.status = 502;
+      v.output_is_body = false;
+      v.message = failure_text(*outcome, config);
+    }
+    return v;
+  }
+  if (cgi == nullptr) {
+    if (trigger) v.headers.push_back({"Fn-Http-Status", "200"});
+    return v;
+  }
+  std::string status = std::to_string(cgi->status);
+  if (style == FnCgi::Straight) {
+    if (trigger) v.headers.push_back({"Fn-Http-Status", status});
+    put_cgi_head(v, *cgi);
+    return v;
+  }
+  v.headers.push_back({"Fn-Http-Status", std::move(status)});
+  for (const Header& h : cgi->headers) v.headers.push_back({"Fn-Http-H-" + h.name, h.value});
+  if (!cgi->content_type.empty()) v.content_type = cgi->content_type;
   return v;
 }
 
-StatusPolicy fn_policy(bool trigger, const Config& config) {
-  return [trigger, &config](const Outcome* o) { return fn_verdict(o, trigger, config); };
+StatusPolicy fn_policy(bool trigger, const Config& config, FnCgi style) {
+  return [trigger, &config, style](const Outcome* o, const CgiHead* cgi) {
+    return fn_verdict(o, cgi, trigger, config, style);
+  };
 }
 
 std::vector<Header> fdk_headers(const Config& config) {
@@ -63,6 +89,37 @@ std::optional<std::string> env_name_for_header(std::string_view header) {
 
 void add_fn_header(CallEnv& env, std::string_view header, std::string_view value) {
   if (auto name = env_name_for_header(header)) env.add(*name, value);
+}
+
+void add_fn_cgi_env(CallEnv& env, std::span<const Header> headers, bool trigger,
+                    std::string_view method, std::string_view url,
+                    std::optional<uint64_t> content_length) {
+  constexpr std::string_view kCallerHeader = "Fn-Http-H-";
+  std::vector<Header> caller;
+  for (const Header& h : headers) {
+    std::string_view name = h.name;
+    if (iequals(name, "Fn-Http-Method")) {
+      method = h.value;
+    } else if (iequals(name, "Fn-Http-Request-Url")) {
+      url = h.value;
+    } else if (trigger) {
+      // The gateway renamed every header of its caller but Content-Type.
+      if (name.size() > kCallerHeader.size() &&
+          iequals(name.substr(0, kCallerHeader.size()), kCallerHeader)) {
+        caller.push_back({std::string(name.substr(kCallerHeader.size())), h.value});
+      } else if (iequals(name, "Content-Type")) {
+        caller.push_back(h);
+      }
+    } else if (name.size() < 3 ||
+               !(iequals(name.substr(0, 3), "Fn-") || iequals(name.substr(0, 3), "Fn_"))) {
+      caller.push_back(h);
+    }
+  }
+  // The length of the body the container gets; for a trigger whose body arrives chunked, the
+  // caller's own Content-Length (the gateway read exactly that many bytes of it).
+  if (!content_length) content_length = body_length(headers);
+  add_cgi_request_env(
+      env, {.method = method, .target = url, .headers = caller, .content_length = content_length});
 }
 
 LogFrame::LogFrame(const char* name, const char* header) {

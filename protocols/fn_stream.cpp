@@ -79,6 +79,10 @@ Route FnConnection::route(const RequestHead& h) {
   if (!deadline_error.empty()) {
     log(Level::Warn, call.id, "ignoring Fn-Deadline: %s", deadline_error.c_str());
   }
+  if (fn_.config.cgi) {
+    // The agent's own request is always POST /call: an invoke call has no URL of its caller's.
+    add_fn_cgi_env(call.env, h.headers, trigger, h.method, "");
+  }
   if (const std::string& hdr = fn_.logframe.header(); !hdr.empty()) {
     const std::string* v = h.find(hdr);
     fn_.logframe.write(v != nullptr ? *v : std::string_view(), true);

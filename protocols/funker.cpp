@@ -101,7 +101,8 @@ FunkerConnection::FunkerConnection(FunkerService& service, UniqueFd fd, Listener
   request.id = id_;
   request.meta.contract = "funker";
   call_ = service_.calls_.start(*this, std::move(request));
-  reply_.begin([this](const Outcome* o) { return decide(o); }, call_.get());
+  // Funker's answer is the output as it is: a CGI head means nothing to its callers.
+  reply_.begin([this](const Outcome* o, const CgiHead*) { return decide(o); }, call_.get(), false);
   reader_.start();
 }
 

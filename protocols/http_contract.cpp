@@ -5,6 +5,7 @@
 #include "hotwrap/call_id.hpp"
 #include "hotwrap/http_exchange.hpp"
 #include "hotwrap/reply.hpp"
+#include "protocols/cgi_env.hpp"
 #include "protocols/trace_context.hpp"
 
 namespace hotwrap {
@@ -34,17 +35,22 @@ bool is_hex(std::string_view s) {
 
 // Exit 0 → 200 with the output; the time limit → 504; cut short by shutdown → 503; any other
 // failure (an exit status, a signal, a command that cannot run) → 500 naming it. While the output
-// streams: 200, with the duration promised as a trailer.
-Verdict http_verdict(const Outcome* o, const std::string& id, const Config& c) {
+// streams: 200, with the duration promised as a trailer. HOTWRAP_CGI=1: a call that did not fail
+// answers with its CGI head's status and headers, straight.
+Verdict http_verdict(const Outcome* o, const CgiHead* cgi, const std::string& id, const Config& c) {
   Verdict v;
   v.content_type = c.content_type;
   v.headers.push_back({"X-Call-Id", id});
   if (o == nullptr) {
     v.headers.push_back({"Trailer", "X-Duration-Seconds"});
+    if (cgi != nullptr) put_cgi_head(v, *cgi);
     return v;
   }
   v.trailers.push_back({"X-Duration-Seconds", seconds_text(o->stats.duration)});
-  if (o->ok()) return v;
+  if (o->ok()) {
+    if (cgi != nullptr) put_cgi_head(v, *cgi);
+    return v;
+  }
   v.failed = true;
   v.output_is_body = false;
   v.message = failure_text(*o, c);
@@ -74,8 +80,9 @@ std::optional<std::string> variable_part(std::string_view header) {
 
 }  // namespace
 
-Verdict http_call_verdict(const Outcome* outcome, const std::string& id, const Config& config) {
-  return http_verdict(outcome, id, config);
+Verdict http_call_verdict(const Outcome* outcome, const CgiHead* cgi, const std::string& id,
+                          const Config& config) {
+  return http_verdict(outcome, cgi, id, config);
 }
 
 std::string http_call_id(const RequestHead& head) {
@@ -207,8 +214,11 @@ Route HttpConnection::route(const RequestHead& h) {
   if (call.id.empty()) call.id = new_call_id();
   call.trace = http_trace_id(h);
   add_http_request_env(call.env, h);
-  r.policy = [id = call.id, &config = service_.config_](const Outcome* o) {
-    return http_verdict(o, id, config);
+  if (service_.config_.cgi) {
+    add_cgi_request_env(call.env, {.method = h.method, .target = h.url, .headers = h.headers});
+  }
+  r.policy = [id = call.id, &config = service_.config_](const Outcome* o, const CgiHead* cgi) {
+    return http_verdict(o, cgi, id, config);
   };
   return r;
 }

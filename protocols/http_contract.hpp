@@ -35,7 +35,8 @@ class HttpObserver {
 
 // How the contract answers a call that ended with `outcome` (nullptr: it streams), as its status
 // policy decides (for `hotwrap replay`).
-Verdict http_call_verdict(const Outcome* outcome, const std::string& id, const Config& config);
+Verdict http_call_verdict(const Outcome* outcome, const CgiHead* cgi, const std::string& id,
+                          const Config& config);
 
 // The call's id: X-Call-Id, else X-Request-Id, else the trace id of traceparent or
 // X-Cloud-Trace-Context; empty when the request carries none (hotwrap then makes one).

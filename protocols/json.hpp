@@ -120,6 +120,11 @@ struct JsonCall {
   std::string body;
   bool trigger = false;        // Fn-Intent: httprequest among the headers
   std::string logframe_value;  // the value of the FN_LOGFRAME_HDR header, if asked for
+  // keep_request only (the CGI variables are made of them): protocol.method, protocol.request_url
+  // and protocol.headers, one Header per value.
+  std::string method;
+  std::string url;
+  std::vector<Header> headers;
 };
 
 // Why a frame is refused: the status of the error response, and one line for it and the log.
@@ -133,10 +138,12 @@ struct JsonRefusal {
 // protocol.request_url → FN_REQUEST_URL, protocol.headers through CallEnv::add_header as
 // http-stream maps them (Fn-Http-H-X → FN_HTTP_H_X, ...), each value of a header joined with ", ".
 // A field present with the wrong type refuses the frame (502), and so does a body over
-// `max_body_bytes` (413; 0: no limit). `frame_offset` is for messages.
+// `max_body_bytes` (413; 0: no limit). `frame_offset` is for messages. `keep_request`: JsonCall's
+// method, url and headers are filled too.
 std::expected<JsonCall, JsonRefusal> map_json_request(std::string_view frame, uint64_t frame_offset,
                                                       std::string_view logframe_hdr,
-                                                      uint64_t max_body_bytes);
+                                                      uint64_t max_body_bytes,
+                                                      bool keep_request = false);
 
 // Encodes bytes as the inside of a JSON string, incrementally: a UTF-8 sequence cut by a chunk
 // boundary is held for the next chunk, and invalid UTF-8 becomes U+FFFD (as Fn itself delivers

@@ -383,7 +383,7 @@ uint64_t json_frame_limit(uint64_t max_body_bytes, uint64_t max_header_bytes) {
 
 std::expected<JsonCall, JsonRefusal> map_json_request(std::string_view frame, uint64_t frame_offset,
                                                       std::string_view logframe_hdr,
-                                                      uint64_t max_body_bytes) {
+                                                      uint64_t max_body_bytes, bool keep_request) {
   json j = json::parse(frame, nullptr, false);
   if (j.is_discarded()) {
     ErrorRecorder rec;
@@ -457,6 +457,10 @@ std::expected<JsonCall, JsonRefusal> map_json_request(std::string_view frame, ui
   field("FN_CONTENT_TYPE", content_type, present(&j, "content_type"));
   field("FN_METHOD", method, present(protocol, "method"));
   field("FN_REQUEST_URL", url, present(protocol, "request_url"));
+  if (keep_request) {
+    call.method = method;
+    call.url = url;
+  }
 
   if (headers != nullptr) {
     for (const auto& [name, values] : headers->items()) {
@@ -474,6 +478,9 @@ std::expected<JsonCall, JsonRefusal> map_json_request(std::string_view frame, ui
       } else if (!values.is_null()) {
         return std::unexpected(refuse(502, at(frame_offset) + ": header '" + name +
                                                "' must be a string or an array of strings"));
+      }
+      if (keep_request) {
+        for (const std::string& v : list) call.headers.push_back({name, v});
       }
       if (iequals(name, "Fn-Intent")) {
         for (const std::string& v : list) call.trigger = call.trigger || iequals(v, "httprequest");

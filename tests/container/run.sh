@@ -146,7 +146,7 @@ else
 fi
 
 declare -A BUILT
-for ex in node rev convert shell-form openfaas; do
+for ex in node rev convert shell-form openfaas cgi; do
   if build "example $ex" "hotwrap-example-$ex" "$ROOT/examples/$ex"; then
     # The layer cache must not hand an example an older /hotwrap.
     if copy_out "hotwrap-example-$ex" /hotwrap "$WORK/hotwrap-$ex" && cmp -s "$WORK/hotwrap" "$WORK/hotwrap-$ex"; then
@@ -459,6 +459,30 @@ if [ -n "${BUILT[shell-form]:-}" ] && launch shell-form hotwrap-example-shell-fo
   call sf-2 30 "$WORK/sf2.in"
   expect_call "shell-form: second call" 200 "$WORK/sf2.want" || true
   stop_check "shell-form: docker stop (with --init) ends it with exit 0, socket files removed"
+fi
+
+# --- cgi: a cgi-bin script answering with its own status (HOTWRAP_CGI=1 in its image) ---------
+if [ -n "${BUILT[cgi]:-}" ] && launch cgi hotwrap-example-cgi yes; then
+  : >"$WORK/cgi.in"
+  printf 'nothing at /t/hotdemo/cgi/missing\n' >"$WORK/cgi1.want"
+  call cgi-1 30 "$WORK/cgi.in" -H 'Fn-Intent: httprequest' -H 'Fn-Http-Method: GET' \
+    -H 'Fn-Http-Request-Url: http://localhost:8080/t/hotdemo/cgi/missing'
+  if expect_call "cgi: a trigger call answers the script's body" 200 "$WORK/cgi1.want"; then
+    if grep -qi '^Fn-Http-Status: 404' "$HDRS"; then
+      pass "cgi: the script's Status: 404 is the trigger's Fn-Http-Status"
+    else
+      fail "cgi: the script's Status: 404 is the trigger's Fn-Http-Status" "headers: $(tr '\r\n' ' |' <"$HDRS" | cut -c1-300)"
+    fi
+  fi
+  call cgi-2 30 "$WORK/cgi.in" -H 'Fn-Intent: httprequest' -H 'Fn-Http-Method: GET' \
+    -H 'Fn-Http-Request-Url: http://localhost:8080/t/hotdemo/cgi/old'
+  if [ "$CODE" = 200 ] && grep -qi '^Fn-Http-Status: 302' "$HDRS" &&
+    grep -qi '^Fn-Http-H-Location: https://example.com/new' "$HDRS"; then
+    pass "cgi: a Location is a 302 redirect"
+  else
+    fail "cgi: a Location is a 302 redirect" "status $CODE, headers: $(tr '\r\n' ' |' <"$HDRS" | cut -c1-300)"
+  fi
+  stop_check "cgi: docker stop (with --init) ends it with exit 0, socket files removed"
 fi
 
 # --- hotwrap as PID 1 (no --init): orphans, zombies, docker stop ----------------------------

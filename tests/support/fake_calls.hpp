@@ -16,7 +16,7 @@ namespace hotwrap::testing {
 
 // A plain status policy for exchanges driven by fake calls: 200 with the output; a failure is
 // 502 (504 at a deadline) with a short message.
-inline Verdict plain_policy(const Outcome* o) {
+inline Verdict plain_policy(const Outcome* o, const CgiHead* /*cgi*/) {
   Verdict v;
   v.content_type = "text/plain";
   if (o != nullptr && !o->ok()) {

@@ -28,7 +28,7 @@ std::map<std::string, std::string> generated(const Route& r) {
 
 // A trigger call is one whose answer carries Fn-Http-Status.
 bool is_trigger(const Route& r) {
-  for (const Header& h : r.policy(nullptr).headers) {
+  for (const Header& h : r.policy(nullptr, nullptr).headers) {
     if (h.name == "Fn-Http-Status") return true;
   }
   return false;

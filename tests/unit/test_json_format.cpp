@@ -278,7 +278,7 @@ TEST_CASE("verdict: status from the outcome, invoke and trigger paths") {
     CAPTURE(c.trigger);
     Config config;
     config.command = {"cat"};
-    Verdict v = fn_verdict(&c.outcome, c.trigger, config);
+    Verdict v = fn_verdict(&c.outcome, nullptr, c.trigger, config);
     CHECK(v.status == c.status);
     std::string fn_http_status;
     for (const Header& h : v.headers) {
