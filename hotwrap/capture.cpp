@@ -35,39 +35,9 @@ const char* kind_name(Outcome::Kind k) {
   return "unknown";
 }
 
-// Appends `s` as a JSON string: quotes, backslashes and control bytes escaped, and each byte
-// that is not part of valid UTF-8 replaced by U+FFFD (headers, variables and stderr are bytes).
+// `s` as a JSON string, escaped as log lines are (headers, variables and stderr are bytes).
 void quote(std::string& out, std::string_view s) {
-  out += '"';
-  for (size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += static_cast<char>(c);
-      } else if (c < 0x20 || c == 0x7f) {
-        char esc[8];
-        std::snprintf(esc, sizeof esc, "\\u%04x", c);
-        out += esc;
-      } else {
-        out += static_cast<char>(c);
-      }
-      ++i;
-      continue;
-    }
-    size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    bool ok = len != 0 && i + len <= s.size() && c >= 0xC2 && c <= 0xF4;
-    for (size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += "\ufffd";
-      ++i;
-    }
-  }
-  out += '"';
+  append_json_string(out, s);
 }
 
 // A JSON object written one member a line, in the order given.
