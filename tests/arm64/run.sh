@@ -49,6 +49,7 @@ QEMU_LIMITS=(
   "start-up: unknown FN_FORMAT exits 2 naming the value*"
   "default: \`echo hi | hotwrap rev\` behaves like rev*"
   "http: EOF*"
+  "call ids: *"
   "json: EOF*"
   "json: stderr sharing stdout's pipe*"
   # qemu keeps host signal 32 for itself: a spawned command finds it ignored.
