@@ -37,6 +37,8 @@ struct Config {
   uint64_t max_inflight = 0;  // calls at once (429 beyond); 0: no limit
   Millis drain{3000};         // after SIGTERM, new calls are still served this long (http)
   int metrics_port = -1;      // -1: the contract's default (8081 for http, else off); 0: off
+  bool lambda_stream = false;         // lambda: stream every answer, not only those over 6 MB
+  std::string lambda_event = "auto";  // lambda: "auto" (by its shape), "raw" or "http"
 
   std::vector<std::string> command;  // argv of the wrapped command
 };
