@@ -12,9 +12,10 @@ namespace {
 
 using std::chrono::microseconds;
 
-constexpr std::string_view kInvocation = "/2018-06-01/runtime/invocation/";
 constexpr const char* kErrorType = "Lambda-Runtime-Function-Error-Type";
 constexpr const char* kErrorBody = "Lambda-Runtime-Function-Error-Body";
+constexpr const char* kTrailers =
+    "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
 // An event is at most 6 MB in Lambda; the emulators take somewhat more. Past this the event is
 // not read (and the invocation is answered with an error): memory stays bounded.
 constexpr uint64_t kEventLimit = 16u << 20;
@@ -106,15 +107,17 @@ class LambdaSlot final : private HttpClient::Handler, private CallHandler, priva
   void start_call();
   Verdict verdict(const Outcome* o) const;
   void post_error(std::string_view type, std::string body);
+  // POSTs `body` to `path` (under /2018-06-01/runtime/), with `type` as the error type if any.
+  void post(const std::string& path, const char* content_type, std::string body,
+            std::string_view type = {});
   void begin_streaming(const Verdict& v);
   void end_streaming(const Verdict& v);
   void posted();
   void after_post();
   void retry_later(const std::string& why);
   void stop();
-  std::string target(std::string_view what) const {
-    return std::string(kInvocation) + id_ + "/" + std::string(what);
-  }
+  // invocation/{id}/<what>, under /2018-06-01/runtime/.
+  std::string target(const char* what) const { return "invocation/" + id_ + "/" + what; }
 
   LambdaRuntime& rt_;
   HttpClient client_;
@@ -148,7 +151,7 @@ void LambdaSlot::poll() {
   answer_.clear();
   request_ = CallRequest{};
   // The long poll: no timeout; the Runtime API answers when there is an event.
-  client_.request("GET", std::string(kInvocation) + "next", {});
+  client_.request("GET", "/2018-06-01/runtime/invocation/next", {});
 }
 
 void LambdaSlot::response_head(const ResponseHead& head) {
@@ -255,31 +258,20 @@ void LambdaSlot::start_call() {
   shape_ = HttpShape::None;
   std::string body;
   if (cfg.lambda_event != "raw") {
-    shape_ = http_shape(event_);
-    if (shape_ == HttpShape::None && cfg.lambda_event == "http") {
-      // Forced: an event without the shape is refused, not run as something it is not.
-      log(Level::Error, id_, "HOTWRAP_LAMBDA_EVENT=http, but the event is no HTTP event");
-      post_error("Runtime.InvalidEvent",
-                 lambda_error_json("Runtime.InvalidEvent",
-                                   "hotwrap: HOTWRAP_LAMBDA_EVENT=http, but the event is not an API "
-                                   "Gateway or function URL event",
-                                   ""));
-      return;
-    }
-  }
-  if (shape_ != HttpShape::None) {
-    auto e = decode_http_event(event_, shape_);
+    auto e = decode_http_event(event_, cfg.lambda_event == "http");
     if (!e) {
       log(Level::Error, id_, "%s", e.error().c_str());
       post_error("Runtime.InvalidEvent",
                  lambda_error_json("Runtime.InvalidEvent", "hotwrap: " + e.error(), ""));
       return;
     }
-    add_http_request_env(request_.env, e->head);
-    body = std::move(e->body);
-  } else {
-    body = std::move(event_);
+    shape_ = e->shape;
+    if (shape_ != HttpShape::None) {
+      add_http_request_env(request_.env, e->head);
+      body = std::move(e->body);
+    }
   }
+  if (shape_ == HttpShape::None) body = std::move(event_);
   event_ = std::string();
   state_ = State::Running;
   mode_ = Mode::Whole;
@@ -322,14 +314,9 @@ void LambdaSlot::send_whole(const Verdict& v, std::string_view body) {
     end_streaming(v);
     return;
   }
-  state_ = State::Posting;
   whole_response_ = true;
-  std::vector<Header> headers;
-  std::string ct = shape_ != HttpShape::None ? "application/json" : v.content_type;
-  if (!ct.empty()) headers.push_back({"Content-Type", ct});
-  status_ = 0;
-  answer_.clear();
-  client_.request("POST", target("response"), headers, std::move(payload));
+  post(target("response"), shape_ != HttpShape::None ? "application/json" : v.content_type.c_str(),
+       std::move(payload));
 }
 
 void LambdaSlot::send_head(const Verdict& v, std::string_view first) {
@@ -379,11 +366,11 @@ void LambdaSlot::begin_streaming(const Verdict& v) {
   bool http = shape_ != HttpShape::None;
   std::vector<Header> headers{
       {"Lambda-Runtime-Function-Response-Mode", "streaming"},
-      {"Trailer", std::string(kErrorType) + ", " + kErrorBody},
+      {"Trailer", kTrailers},
   };
   std::string ct = http ? kHttpIntegrationType : v.content_type;
   if (!ct.empty()) headers.push_back({"Content-Type", ct});
-  client_.begin_stream("POST", target("response"), headers);
+  client_.begin_stream("POST", "/2018-06-01/runtime/" + target("response"), headers);
   if (http) client_.stream(http_stream_prelude(v));
 }
 
@@ -401,13 +388,19 @@ void LambdaSlot::end_streaming(const Verdict& v) {
 }
 
 void LambdaSlot::post_error(std::string_view type, std::string body) {
-  state_ = State::Posting;
   whole_response_ = false;
+  post(target("error"), "application/json", std::move(body), type);
+}
+
+void LambdaSlot::post(const std::string& path, const char* content_type, std::string body,
+                      std::string_view type) {
+  state_ = State::Posting;
   status_ = 0;
   answer_.clear();
-  std::vector<Header> headers{{kErrorType, std::string(type)},
-                              {"Content-Type", "application/json"}};
-  client_.request("POST", target("error"), headers, std::move(body));
+  std::vector<Header> headers;
+  if (!type.empty()) headers.push_back({kErrorType, std::string(type)});
+  if (*content_type != '\0') headers.push_back({"Content-Type", content_type});
+  client_.request("POST", "/2018-06-01/runtime/" + path, headers, std::move(body));
 }
 
 void LambdaSlot::posted() {
@@ -452,12 +445,11 @@ void LambdaSlot::after_post() {
 }
 
 void LambdaSlot::init_error(const std::string& message, int exit_code) {
-  state_ = State::InitError;
   exit_code_ = exit_code;
-  std::vector<Header> headers{{kErrorType, "Runtime.InvalidEntrypoint"},
-                              {"Content-Type", "application/json"}};
-  client_.request("POST", "/2018-06-01/runtime/init/error", headers,
-                  lambda_error_json("Runtime.InvalidEntrypoint", "hotwrap: " + message, ""));
+  post("init/error", "application/json",
+       lambda_error_json("Runtime.InvalidEntrypoint", "hotwrap: " + message, ""),
+       "Runtime.InvalidEntrypoint");
+  state_ = State::InitError;
 }
 
 void LambdaSlot::drain() {

@@ -1,10 +1,16 @@
-// Nothing here throws: nlohmann/json is used with exceptions off (parse with allow_exceptions =
-// false, every member's type checked before it is read, dump with replace).
+// Nothing here throws: nlohmann/json reads events with exceptions off (parse with
+// allow_exceptions = false, every member's type checked before it is read); answers are written
+// directly, their strings through JsonStringEncoder (bytes that are not UTF-8 become U+FFFD).
 #include "protocols/lambda_event.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "protocols/json.hpp"
 
 namespace hotwrap {
 
@@ -21,10 +27,6 @@ int sextet(char c) {
   if (c == '+' || c == '-') return 62;
   if (c == '/' || c == '_') return 63;
   return -1;
-}
-
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 // A member that must be a string when present; absent or null: nullptr.
@@ -170,19 +172,17 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-HttpShape http_shape(std::string_view event) {
-  // Cheap first: an event that is not a JSON object is never parsed.
-  size_t b = event.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos || event[b] != '{') return HttpShape::None;
-  json j = json::parse(event, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return HttpShape::None;
+namespace {
+
+// The shape of a parsed event (see http_shape()).
+HttpShape shape_of(const json& j) {
+  if (!j.is_object()) return HttpShape::None;
   auto version = j.find("version");
   if (version != j.end() && version->is_string() && *version == "2.0") {
     const json* ctx = object_member(j, "requestContext");
     const json* http = ctx != nullptr ? object_member(*ctx, "http") : nullptr;
-    if (http != nullptr && http->contains("method") && (*http)["method"].is_string()) {
-      return HttpShape::V2;
-    }
+    auto method = http != nullptr ? http->find("method") : j.end();
+    if (http != nullptr && method != http->end() && method->is_string()) return HttpShape::V2;
   }
   auto method = j.find("httpMethod");
   auto path = j.find("path");
@@ -192,10 +192,26 @@ HttpShape http_shape(std::string_view event) {
   return HttpShape::None;
 }
 
-std::expected<HttpEvent, std::string> decode_http_event(std::string_view event, HttpShape shape) {
+json parse_event(std::string_view event) {
+  // Cheap first: an event that is not a JSON object is never parsed.
+  size_t b = event.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos || event[b] != '{') return json();
   json j = json::parse(event, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return std::unexpected(std::string("the event is not a JSON object"));
+  return j.is_discarded() ? json() : j;
+}
+
+}  // namespace
+
+HttpShape http_shape(std::string_view event) {
+  return shape_of(parse_event(event));
+}
+
+std::expected<HttpEvent, std::string> decode_http_event(std::string_view event, bool forced) {
+  json j = parse_event(event);
+  HttpShape shape = shape_of(j);
+  if (shape == HttpShape::None) {
+    if (!forced) return HttpEvent{};
+    return std::unexpected(std::string("the event is not an API Gateway or function URL event"));
   }
   HttpEvent e;
   e.shape = shape;
@@ -265,49 +281,91 @@ std::expected<HttpEvent, std::string> decode_http_event(std::string_view event, 
 
 namespace {
 
-// The answer's status and headers: Content-Type when the output is the body, then the verdict's
-// own. Set-Cookie goes to `cookies` (V2) and repeated names to `multiValueHeaders` (V1).
-json answer_head(HttpShape shape, const Verdict& v) {
-  json head = json::object();
-  head["statusCode"] = v.status;
-  json headers = json::object();
-  json multi = json::object();
-  json cookies = json::array();
-  if (!v.content_type.empty()) headers["content-type"] = v.content_type;
-  for (const Header& h : v.headers) {
-    if (shape == HttpShape::V2 && iequals(h.name, "Set-Cookie")) {
-      cookies.push_back(h.value);
-      continue;
+// `s` as a JSON string; bytes that are not UTF-8 become U+FFFD.
+void append_quoted(std::string& out, std::string_view s) {
+  out += '"';
+  JsonStringEncoder enc;
+  enc.append(s, out);
+  enc.finish(out);
+  out += '"';
+}
+
+// The answer's status and headers, without the closing brace: Content-Type when the output is
+// the body, then the verdict's own. Set-Cookie goes to `cookies` (V2); a repeated name is joined
+// with "," (V2) or listed in `multiValueHeaders` (V1).
+std::string answer_head(HttpShape shape, const Verdict& v) {
+  std::vector<std::pair<std::string_view, std::vector<std::string_view>>> fields;
+  std::vector<std::string_view> cookies;
+  auto add = [&](std::string_view name, std::string_view value) {
+    if (shape == HttpShape::V2 && iequals(name, "Set-Cookie")) {
+      cookies.push_back(value);
+      return;
     }
-    if (headers.contains(h.name)) {
-      if (shape == HttpShape::V2) {
-        headers[h.name] = headers[h.name].get<std::string>() + "," + h.value;
-      } else {
-        if (!multi.contains(h.name)) multi[h.name] = json::array({headers[h.name]});
-        multi[h.name].push_back(h.value);
+    for (auto& f : fields) {
+      if (iequals(f.first, name)) {
+        f.second.push_back(value);
+        return;
       }
-      continue;
     }
-    headers[h.name] = h.value;
+    fields.push_back({name, {value}});
+  };
+  if (!v.content_type.empty()) add("content-type", v.content_type);
+  for (const Header& h : v.headers) add(h.name, h.value);
+  std::string out = "{\"statusCode\":" + std::to_string(v.status) + ",\"headers\":{";
+  bool multi = false;
+  for (const auto& [name, values] : fields) {
+    if (out.back() != '{') out += ',';
+    append_quoted(out, name);
+    out += ':';
+    std::string joined;
+    for (std::string_view value : values) {
+      if (!joined.empty()) joined += ',';
+      joined += value;
+    }
+    append_quoted(out, shape == HttpShape::V2 ? std::string_view(joined) : values.front());
+    multi = multi || values.size() > 1;
   }
-  head["headers"] = std::move(headers);
-  if (!multi.empty()) head["multiValueHeaders"] = std::move(multi);
-  if (!cookies.empty()) head["cookies"] = std::move(cookies);
-  return head;
+  out += '}';
+  auto list = [&](std::span<const std::string_view> values) {
+    out += '[';
+    for (std::string_view value : values) {
+      if (out.back() != '[') out += ',';
+      append_quoted(out, value);
+    }
+    out += ']';
+  };
+  if (shape == HttpShape::V1 && multi) {
+    out += ",\"multiValueHeaders\":{";
+    for (const auto& [name, values] : fields) {
+      if (values.size() < 2) continue;
+      if (out.back() != '{') out += ',';
+      append_quoted(out, name);
+      out += ':';
+      list(values);
+    }
+    out += '}';
+  }
+  if (!cookies.empty()) {
+    out += ",\"cookies\":";
+    list(cookies);
+  }
+  return out;
 }
 
 }  // namespace
 
 std::string http_answer(HttpShape shape, const Verdict& verdict, std::string_view body) {
-  json j = answer_head(shape, verdict);
+  std::string out = answer_head(shape, verdict);
   bool text = valid_utf8(body);
-  j["body"] = text ? std::string(body) : base64_encode(body);
-  j["isBase64Encoded"] = !text;
-  return dump(j);
+  out += ",\"body\":";
+  append_quoted(out, text ? body : std::string_view(base64_encode(body)));
+  out += text ? ",\"isBase64Encoded\":false}" : ",\"isBase64Encoded\":true}";
+  return out;
 }
 
 std::string http_stream_prelude(const Verdict& verdict) {
-  std::string out = dump(answer_head(HttpShape::V2, verdict));
+  std::string out = answer_head(HttpShape::V2, verdict);
+  out += '}';
   out.append(8, '\0');
   return out;
 }
@@ -326,17 +384,22 @@ const char* lambda_error_type(const Outcome& o) {
 
 std::string lambda_error_json(std::string_view type, std::string_view message,
                               std::string_view trace) {
-  json stack = json::array();
+  std::string out = "{\"errorMessage\":";
+  append_quoted(out, message);
+  out += ",\"errorType\":";
+  append_quoted(out, type);
+  out += ",\"stackTrace\":[";
   while (!trace.empty()) {
     size_t nl = trace.find('\n');
     std::string_view line = trace.substr(0, nl);
-    if (!line.empty()) stack.push_back(std::string(line));
+    if (!line.empty()) {
+      if (out.back() != '[') out += ',';
+      append_quoted(out, line);
+    }
     trace.remove_prefix(nl == std::string_view::npos ? trace.size() : nl + 1);
   }
-  json j = {{"errorMessage", std::string(message)},
-            {"errorType", std::string(type)},
-            {"stackTrace", std::move(stack)}};
-  return dump(j);
+  out += "]}";
+  return out;
 }
 
 std::optional<int64_t> lambda_deadline_ms(std::string_view text) {

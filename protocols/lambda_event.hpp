@@ -42,9 +42,10 @@ struct HttpEvent {
 // `httpMethod` with a string `path`; None for anything else (not JSON, another event).
 HttpShape http_shape(std::string_view event);
 
-// Decodes an HTTP event of shape `shape` (not None). The error says what is wrong (a body whose
-// base64 does not decode, a method that is not a token, a field of the wrong type).
-std::expected<HttpEvent, std::string> decode_http_event(std::string_view event, HttpShape shape);
+// Decodes an HTTP event: one of shape None when the event is none (raw), or an error when
+// `forced` (HOTWRAP_LAMBDA_EVENT=http). The error says what is wrong (a body whose base64 does
+// not decode, a method that is not a token, a field of the wrong type).
+std::expected<HttpEvent, std::string> decode_http_event(std::string_view event, bool forced);
 
 // The buffered answer to an HTTP event: {"statusCode","headers","body","isBase64Encoded"} (plus
 // "cookies" (V2) or "multiValueHeaders" (V1) for Set-Cookie and other repeated headers), with the

@@ -26,35 +26,36 @@ HttpClient::~HttpClient() {
 
 void HttpClient::request(std::string_view method, std::string_view target,
                          std::span<const Header> headers, std::string body) {
-  std::vector<Header> all{{"Host", host_header_}};
-  all.insert(all.end(), headers.begin(), headers.end());
-  std::string bytes = request_head(method, target, all, static_cast<int64_t>(body.size()));
+  std::string bytes = begin(method, target, headers, static_cast<int64_t>(body.size()));
   bytes += body;
   body = std::string();
-  busy_ = true;
-  response_begun_ = false;
-  request_done_ = true;
-  streaming_ = false;
-  retried_ = false;
-  ensure_connection();
   // Kept for one retry only on a connection that idled between exchanges: a fresh connection
   // that fails has a reason worth reporting.
+  retried_ = false;
   if (reused_) retry_bytes_ = bytes;
   send(bytes);
 }
 
 void HttpClient::begin_stream(std::string_view method, std::string_view target,
                               std::span<const Header> headers) {
+  std::string head = begin(method, target, headers, -1);
+  request_done_ = false;
+  streaming_ = true;
+  retried_ = true;  // a streamed body is not kept: it cannot be sent again
+  send(head);
+}
+
+std::string HttpClient::begin(std::string_view method, std::string_view target,
+                              std::span<const Header> headers, int64_t content_length) {
   std::vector<Header> all{{"Host", host_header_}};
   all.insert(all.end(), headers.begin(), headers.end());
   busy_ = true;
   response_begun_ = false;
-  request_done_ = false;
-  streaming_ = true;
-  retried_ = true;  // a streamed body is not kept: it cannot be sent again
+  request_done_ = true;
+  streaming_ = false;
   retry_bytes_.clear();
   ensure_connection();
-  send(request_head(method, target, all, -1));
+  return request_head(method, target, all, content_length);
 }
 
 void HttpClient::stream(std::string_view bytes) {

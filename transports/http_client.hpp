@@ -73,6 +73,9 @@ class HttpClient {
 
  private:
   enum class Conn { Closed, Connecting, Open };
+  // A new exchange: its head (with Host), the connection made if there is none.
+  std::string begin(std::string_view method, std::string_view target,
+                    std::span<const Header> headers, int64_t content_length);
   void send(std::string_view bytes);
   void ensure_connection();
   void on_connectable();
