@@ -174,7 +174,8 @@ std::expected<PlatformChoice, std::string> choose_lambda(Getenv getenv_fn) {
         "emulator's is e.g. 127.0.0.1:9001)"));
   }
   auto hp = parse_host_port(api);
-  if (!hp) return std::unexpected("AWS_LAMBDA_RUNTIME_API='" + std::string(api) + "': " + hp.error());
+  if (!hp)
+    return std::unexpected("AWS_LAMBDA_RUNTIME_API='" + std::string(api) + "': " + hp.error());
   PlatformChoice c;
   c.kind = PlatformChoice::Kind::Lambda;
   c.host = hp->host;
@@ -222,8 +223,8 @@ std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn, con
   // Fn's variables win over PORT: an Fn image may well set PORT for its own use. Nothing set at
   // all: Fn's cold default format, so `echo hi | docker run -i image` works.
   bool fn = set(getenv_fn, "FN_FORMAT") || set(getenv_fn, "FN_LISTENER");
-  bool http = set(getenv_fn, "PORT") || set(getenv_fn, "K_SERVICE") ||
-              set(getenv_fn, "fprocess") || set(getenv_fn, "function_process");
+  bool http = set(getenv_fn, "PORT") || set(getenv_fn, "K_SERVICE") || set(getenv_fn, "fprocess") ||
+              set(getenv_fn, "function_process");
   if (contract.empty()) {
     if (set(getenv_fn, "AWS_LAMBDA_RUNTIME_API")) {
       contract = "lambda";

@@ -33,11 +33,11 @@ struct Config {
   // Which platform's contract: "fn", "http", "lambda", "funker"; empty: chosen from the
   // environment the platform sets (app/platform.cpp).
   std::string contract;
-  uint16_t port = 0;          // TCP contracts; 0: $PORT, else the contract's default
-  uint64_t max_inflight = 0;  // calls at once (429 beyond); 0: no limit
-  Millis drain{3000};         // after SIGTERM, new calls are still served this long (http)
-  int metrics_port = -1;      // -1: the contract's default (8081 for http, else off); 0: off
-  bool lambda_stream = false;         // lambda: stream every answer, not only those over 6 MB
+  uint16_t port = 0;           // TCP contracts; 0: $PORT, else the contract's default
+  uint64_t max_inflight = 0;   // calls at once (429 beyond); 0: no limit
+  Millis drain{3000};          // after SIGTERM, new calls are still served this long (http)
+  int metrics_port = -1;       // -1: the contract's default (8081 for http, else off); 0: off
+  bool lambda_stream = false;  // lambda: stream every answer, not only those over 6 MB
   std::string lambda_event = "auto";  // lambda: "auto" (by its shape), "raw" or "http"
 
   std::vector<std::string> command;  // argv of the wrapped command

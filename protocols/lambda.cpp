@@ -34,7 +34,8 @@ std::string_view trim_newlines(std::string_view s) {
 // tenant id), and the trace id also _X_AMZN_TRACE_ID, as the AWS SDKs and X-Ray read it.
 void add_event_env(CallEnv& env, const ResponseHead& head) {
   for (const Header& h : head.headers) {
-    if (h.name.size() <= 15 || !iequals(std::string_view(h.name).substr(0, 15), "Lambda-Runtime-")) {
+    if (h.name.size() <= 15 ||
+        !iequals(std::string_view(h.name).substr(0, 15), "Lambda-Runtime-")) {
       continue;
     }
     std::string name;
@@ -198,9 +199,7 @@ void LambdaSlot::response_end(const ResponseHead&, const std::vector<Header>&) {
       }
       start_call();
       return;
-    case State::Posting:
-      posted();
-      return;
+    case State::Posting: posted(); return;
     case State::InitError:
       if (status_ / 100 != 2) {
         log(Level::Warn, {}, "the Runtime API answered %d to /init/error", status_);
@@ -219,8 +218,8 @@ void LambdaSlot::failed(const std::string& why) {
         // The event's head came, so its invocation can still be answered.
         log(Level::Error, id_, "cannot read the event: %s", why.c_str());
         post_error("Runtime.InvalidEvent",
-                   lambda_error_json("Runtime.InvalidEvent", "hotwrap: cannot read the event: " + why,
-                                     ""));
+                   lambda_error_json("Runtime.InvalidEvent",
+                                     "hotwrap: cannot read the event: " + why, ""));
         return;
       }
       retry_later(why);
@@ -307,7 +306,8 @@ void LambdaSlot::send_whole(const Verdict& v, std::string_view body) {
     post_error(type != nullptr ? *type : "Runtime.Unknown", v.message);
     return;
   }
-  std::string payload = shape_ != HttpShape::None ? http_answer(shape_, v, body) : std::string(body);
+  std::string payload =
+      shape_ != HttpShape::None ? http_answer(shape_, v, body) : std::string(body);
   if (rt_.config_.lambda_stream || payload.size() > kLambdaBufferedLimit) {
     begin_streaming(v);
     client_.stream(body);
@@ -421,7 +421,8 @@ void LambdaSlot::posted() {
     post_error("Function.ResponseSizeTooLarge",
                lambda_error_json("Function.ResponseSizeTooLarge",
                                  "hotwrap: the Runtime API refused the command's answer as too "
-                                 "large (413): " + body,
+                                 "large (413): " +
+                                     body,
                                  ""));
   } else if (status_ >= 500) {
     log(Level::Error, id_, "the Runtime API answered %d (non-recoverable): %s; exiting", status_,

@@ -225,7 +225,8 @@ std::expected<HttpEvent, std::string> decode_http_event(std::string_view event, 
     const std::string* path = string_member(j, "rawPath", bad);
     if (path == nullptr && http != nullptr) path = string_member(*http, "path", bad);
     head.url = path != nullptr && !path->empty() ? *path : "/";
-    if (const std::string* q = string_member(j, "rawQueryString", bad); q != nullptr && !q->empty()) {
+    if (const std::string* q = string_member(j, "rawQueryString", bad);
+        q != nullptr && !q->empty()) {
       head.url += '?' + *q;
     }
     if (const json* hs = object_member(j, "headers")) {

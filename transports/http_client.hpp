@@ -104,10 +104,10 @@ class HttpClient {
   std::unique_ptr<FdWriter> writer_;
   std::unique_ptr<ResponseParser> parser_;
   std::vector<std::shared_ptr<void>> retired_;
-  Timer reap_;       // destroys retired_
-  Timer deferred_;   // reports a failure found inside request(), or resumes reading
+  Timer reap_;      // destroys retired_
+  Timer deferred_;  // reports a failure found inside request(), or resumes reading
   std::string deferred_failure_;
-  std::string stash_;  // response bytes read while paused, not parsed yet
+  std::string stash_;        // response bytes read while paused, not parsed yet
   uint64_t generation_ = 0;  // bumped by every close(): callbacks check it after the handler
   std::string unsent_;       // written while the connection was being made
   std::string retry_bytes_;  // a whole request, kept until its response begins

@@ -128,9 +128,12 @@ TEST_CASE("http client: a chunked body with trailers") {
   f.client->end_stream(std::vector<Header>{{"X-Err", "bad"}});
   UniqueFd s = f.accept();
   std::string req = f.read_until(s.get(), "\r\n0\r\nX-Err: bad\r\n\r\n");
-  CHECK(req.find("Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\nX-Err: bad\r\n\r\n") !=
+  CHECK(req.find(
+            "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\nX-Err: bad\r\n\r\n") !=
         std::string::npos);
-  f.write(s.get(), "HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nT: v\r\n\r\n");
+  f.write(
+      s.get(),
+      "HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nT: v\r\n\r\n");
   REQUIRE(f.run_until([&] { return f.rec.ends == 1; }));
   CHECK(f.rec.body == "ok");
   REQUIRE(f.rec.trailers.size() == 1);

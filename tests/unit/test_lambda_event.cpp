@@ -51,16 +51,16 @@ TEST_CASE("valid_utf8") {
   const Case cases[] = {
       {"", true},
       {"plain ascii", true},
-      {"h\xc3\xa9llo", true},              // é
-      {"\xe2\x82\xac", true},              // €
-      {"\xf0\x9f\x98\x80", true},          // U+1F600
-      {"\xf4\x8f\xbf\xbf", true},          // U+10FFFF
-      {"\xc0\x80", false},                 // overlong NUL
-      {"\xe0\x80\xaf", false},             // overlong
-      {"\xed\xa0\x80", false},             // a surrogate
-      {"\xf4\x90\x80\x80", false},         // past U+10FFFF
-      {"\xe2\x82", false},                 // cut short
-      {"\x80", false},                     // a continuation alone
+      {"h\xc3\xa9llo", true},       // é
+      {"\xe2\x82\xac", true},       // €
+      {"\xf0\x9f\x98\x80", true},   // U+1F600
+      {"\xf4\x8f\xbf\xbf", true},   // U+10FFFF
+      {"\xc0\x80", false},          // overlong NUL
+      {"\xe0\x80\xaf", false},      // overlong
+      {"\xed\xa0\x80", false},      // a surrogate
+      {"\xf4\x90\x80\x80", false},  // past U+10FFFF
+      {"\xe2\x82", false},          // cut short
+      {"\x80", false},              // a continuation alone
       {"\xff", false},
       {std::string("a\0b", 3), true},
   };
@@ -89,7 +89,7 @@ TEST_CASE("http_shape") {
   CHECK(http_shape(kV2) == HttpShape::V2);
   CHECK(http_shape(kV1) == HttpShape::V1);
   CHECK(http_shape(R"({"Records":[]})") == HttpShape::None);
-  CHECK(http_shape(R"({"version":"2.0"})") == HttpShape::None);  // no requestContext.http
+  CHECK(http_shape(R"({"version":"2.0"})") == HttpShape::None);     // no requestContext.http
   CHECK(http_shape(R"({"httpMethod":"GET"})") == HttpShape::None);  // no path
   CHECK(http_shape("[1,2]") == HttpShape::None);
   CHECK(http_shape("not json") == HttpShape::None);
