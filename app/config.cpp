@@ -15,7 +15,7 @@ namespace hotwrap {
 
 namespace {
 
-enum class Kind { Bytes, Count, Ms, Bool, Text, LogLevel, Port, Contract, LogFormat };
+enum class Kind { Bytes, Count, Ms, Bool, Text, LogLevel, Port, Contract, LogFormat, LambdaEvent };
 
 struct Option {
   const char* flag;  // without the leading "--"
@@ -150,6 +150,14 @@ constexpr Option kOptions[] = {
      "1: the command may begin its output with a CGI header block (Status, Content-Type, "
      "Location, ...) and gets the CGI request variables (see README)",
      [](Config& c, uint64_t n, std::string_view) { c.cgi = n == 1; }},
+    {"lambda-stream", "HOTWRAP_LAMBDA_STREAM", Kind::Bool, "0",
+     "lambda: stream every answer (Lambda-Runtime-Function-Response-Mode: streaming); 0: only "
+     "those over the 6 MB buffered limit",
+     [](Config& c, uint64_t n, std::string_view) { c.lambda_stream = n == 1; }},
+    {"lambda-event", "HOTWRAP_LAMBDA_EVENT", Kind::LambdaEvent, "auto",
+     "lambda: auto (API Gateway and function URL events by their shape), raw (every event as it "
+     "is on stdin) or http (every event is an HTTP event)",
+     [](Config& c, uint64_t, std::string_view t) { c.lambda_event = t; }},
 };
 
 // OpenFaaS's watchdog settings an image converted from it keeps: honoured when hotwrap's own
@@ -240,6 +248,12 @@ std::string apply(const Option& o, std::string_view value, Config& c) {
       text = lowered(value);
       if (text != "fn" && text != "http" && text != "lambda" && text != "funker") {
         return error_for(o, value, "expected fn, http, lambda or funker");
+      }
+      break;
+    case Kind::LambdaEvent:
+      text = lowered(value);
+      if (text != "auto" && text != "raw" && text != "http") {
+        return error_for(o, value, "expected auto, raw or http");
       }
       break;
     case Kind::Text:

@@ -114,11 +114,19 @@ int main(int argc, char** argv) {
   }
   for (const std::string& w : config_warnings(environ)) log(Level::Warn, {}, "%s", w.c_str());
 
+  auto choice = choose_platform(env_lookup, config);
+  if (!choice) {
+    log(Level::Error, {}, "%s", choice.error().c_str());
+    return 2;
+  }
   // An image with a typo in its CMD, or a script whose interpreter is missing, must fail at
-  // once and visibly, not on every call.
+  // once and visibly, not on every call. Lambda is told too (/runtime/init/error) before the
+  // exit, so the invocation says why instead of timing out.
   if (auto ok = check_command(config.command.front(), std::getenv("PATH")); !ok) {
     log(Level::Error, {}, "%s", ok.error().message.c_str());
-    return ok.error().exit_code;
+    if (choice->kind != PlatformChoice::Kind::Lambda) return ok.error().exit_code;
+    choice->init_error = ok.error().message;
+    choice->init_exit_code = ok.error().exit_code;
   }
 
   if (auto r = become_subreaper(); !r) {
@@ -129,11 +137,6 @@ int main(int argc, char** argv) {
   if (!loop) {
     log(Level::Error, {}, "cannot create the event loop: %s", loop.error().describe().c_str());
     return 1;
-  }
-  auto choice = choose_platform(env_lookup, config);
-  if (!choice) {
-    log(Level::Error, {}, "%s", choice.error().c_str());
-    return 2;
   }
   // From here on log lines never block the loop (a stalled log reader must not stall calls);
   // whatever is still queued is written at every exit from here, before the loop goes.

@@ -13,6 +13,7 @@
 #include "protocols/funker.hpp"
 #include "protocols/http_contract.hpp"
 #include "protocols/http_metrics.hpp"
+#include "protocols/lambda.hpp"
 #include "transports/listener.hpp"
 #include "transports/stdio.hpp"
 #include "transports/unix_socket.hpp"
@@ -190,6 +191,50 @@ class FunkerPlatform final : public Platform {
   Timer stop_listening_;
 };
 
+// AWS Lambda: the Runtime API's /next loops over an outbound HTTP client.
+class LambdaPlatform final : public Platform {
+ public:
+  LambdaPlatform(Runner& runner, CallStarter& calls, const Config& config, Lifecycle& life,
+                 LambdaOptions options)
+      : runtime_(runner.loop(), calls, config, life, std::move(options)) {}
+  void start() { runtime_.start(); }
+  void init_error(const std::string& message, int exit_code) {
+    runtime_.init_error(message, exit_code);
+  }
+  void drain() override { runtime_.drain(); }
+
+ private:
+  LambdaRuntime runtime_;
+};
+
+// AWS_LAMBDA_RUNTIME_API (host:port) and AWS_LAMBDA_MAX_CONCURRENCY.
+std::expected<PlatformChoice, std::string> choose_lambda(Getenv getenv_fn) {
+  const char* api = getenv_fn("AWS_LAMBDA_RUNTIME_API");
+  if (api == nullptr || *api == '\0') {
+    return std::unexpected(std::string(
+        "the lambda contract needs AWS_LAMBDA_RUNTIME_API=host:port (Lambda sets it; a local "
+        "emulator's is e.g. 127.0.0.1:9001)"));
+  }
+  auto hp = parse_host_port(api);
+  if (!hp)
+    return std::unexpected("AWS_LAMBDA_RUNTIME_API='" + std::string(api) + "': " + hp.error());
+  PlatformChoice c;
+  c.kind = PlatformChoice::Kind::Lambda;
+  c.host = hp->host;
+  c.port = hp->port;
+  if (const char* m = getenv_fn("AWS_LAMBDA_MAX_CONCURRENCY"); m != nullptr && *m != '\0') {
+    std::string_view t = m;
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+    if (ec != std::errc() || end != t.data() + t.size() || n == 0 || n > 1024) {
+      return std::unexpected("AWS_LAMBDA_MAX_CONCURRENCY='" + std::string(t.substr(0, 32)) +
+                             "' is not a number from 1 to 1024");
+    }
+    c.concurrency = n;
+  }
+  return c;
+}
+
 // HOTWRAP_PORT, else $PORT, else `fallback`.
 std::expected<uint16_t, std::string> tcp_port(const Config& config, Getenv getenv_fn,
                                               uint16_t fallback) {
@@ -245,11 +290,7 @@ std::expected<PlatformChoice, std::string> choose_platform(Getenv getenv_fn, con
     c.port = *port;
     return c;
   }
-  if (contract == "lambda") {
-    return std::unexpected("the " + contract +
-                           " contract is not built into this hotwrap yet; the contracts here are "
-                           "fn, http and funker (HOTWRAP_CONTRACT)");
-  }
+  if (contract == "lambda") return choose_lambda(getenv_fn);
   return choose_fn(getenv_fn);
 }
 
@@ -299,7 +340,8 @@ std::expected<PlatformChoice, std::string> choose_fn(Getenv getenv_fn) {
 RunnerOptions runner_options_for(const PlatformChoice& choice) {
   // A prespawned process finds its call's variables under hotwrap's name, and in Fn's contracts
   // under Fn's too.
-  if (choice.kind == PlatformChoice::Kind::Http || choice.kind == PlatformChoice::Kind::Funker) {
+  if (choice.kind == PlatformChoice::Kind::Http || choice.kind == PlatformChoice::Kind::Funker ||
+      choice.kind == PlatformChoice::Kind::Lambda) {
     return RunnerOptions{};
   }
   return RunnerOptions{{"HOTWRAP_CALL_ENV_FILE", "FN_CALL_ENV_FILE"}};
@@ -345,6 +387,19 @@ std::expected<std::unique_ptr<Platform>, std::string> start_platform(
       }
       return std::make_unique<HttpPlatform>(runner, calls, config, life, std::move(tcp->fd),
                                             getenv_fn, metrics);
+    }
+    case PlatformChoice::Kind::Lambda: {
+      auto p = std::make_unique<LambdaPlatform>(
+          runner, calls, config, life, LambdaOptions{choice.host, choice.port, choice.concurrency});
+      if (!choice.init_error.empty()) {
+        p->init_error(choice.init_error, choice.init_exit_code);
+        return p;
+      }
+      log(Level::Info, {}, "taking events from the Runtime API at %s:%u (%zu at a time)",
+          choice.host.c_str(), static_cast<unsigned>(choice.port), choice.concurrency);
+      runner.enable_prespawn();
+      p->start();
+      return p;
     }
   }
   return std::unexpected(std::string("unknown platform"));

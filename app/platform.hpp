@@ -30,10 +30,16 @@ class Platform {
 };
 
 struct PlatformChoice {
-  enum class Kind { FnStream, FnJson, FnHttp, FnDefault, Http, Funker };
+  enum class Kind { FnStream, FnJson, FnHttp, FnDefault, Http, Funker, Lambda };
   Kind kind = Kind::FnDefault;
-  std::string listener;  // FnStream: FN_LISTENER
-  uint16_t port = 0;     // Http, Funker: the TCP port
+  std::string listener;    // FnStream: FN_LISTENER
+  uint16_t port = 0;       // Http, Funker: the TCP port
+  std::string host;        // Lambda: the Runtime API's address (AWS_LAMBDA_RUNTIME_API)
+  size_t concurrency = 1;  // Lambda: AWS_LAMBDA_MAX_CONCURRENCY
+  // Lambda: the command cannot be run (the start-up check failed): the platform posts this to
+  // /runtime/init/error and hotwrap exits with init_exit_code.
+  std::string init_error;
+  int init_exit_code = 0;
 };
 
 // The contract HOTWRAP_CONTRACT names, else the one the platform's environment gives away

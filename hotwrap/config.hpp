@@ -48,6 +48,9 @@ struct Config {
   std::string capture_dir;                  // empty: off
   uint64_t capture_max_bytes = 1 << 20;     // per call: a body past it is cut and marked
   uint64_t capture_total_bytes = 64 << 20;  // the directory's budget: oldest calls go first
+  // The lambda contract.
+  bool lambda_stream = false;  // lambda: stream every answer, not only those over 6 MB
+  std::string lambda_event = "auto";  // lambda: "auto" (by its shape), "raw" or "http"
 
   std::vector<std::string> command;  // argv of the wrapped command
   bool cgi = false;  // the output may begin with a CGI header block; calls get CGI variables

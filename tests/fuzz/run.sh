@@ -21,7 +21,7 @@ build=${HOTWRAP_FUZZ_BUILD:-$root/build-fuzz}
 ncpu=$(nproc)
 parallel=${HOTWRAP_FUZZ_JOBS:-$((ncpu < 2 ? ncpu : 2))}
 targets=(fuzz_http_request fuzz_http_response fuzz_json_frames fuzz_rfc3339 fuzz_env_names fuzz_exchange
-  fuzz_cgi_head)
+  fuzz_cgi_head fuzz_lambda_event)
 
 for tool in clang-19 clang++-19; do
   if ! command -v "$tool" >/dev/null; then

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The lambda contract's per-event overhead through the Runtime API, against (a) the floor: the
+# loop written directly in C for the one command (bench/lambda_bare.c: GET /next, posix_spawnp,
+# POST, on one kept-alive connection), and (b) the usual bash + curl bootstrap of AWS's custom
+# runtime tutorial doing the same job. All three serve `cat` on a 1 KiB event against the same
+# minimal C Runtime API (bench/lambda_server.c), which times each event from one answer to the
+# next; runs alternate between the three, REPS times, and the figures are medians.
+#
+#   bench/lambda.sh                   builds the static release binary in build-bench/
+#   HOTWRAP_BIN=/path bench/lambda.sh measures that binary
+# Writes bench/lambda-results.md.
+set -euo pipefail
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+REPS=${REPS:-9}
+EVENTS=${EVENTS:-300}     # hotwrap and the floor, per run
+CURL_EVENTS=${CURL_EVENTS:-40}  # bash + curl, per run (each event is ~10 ms there)
+SIZE=${SIZE:-1024}
+
+WORK=$(mktemp -d /tmp/hotwrap-lambda-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [[ -z ${HOTWRAP_BIN:-} ]]; then
+  cmake -S "$ROOT" -B "$ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release -DHOTWRAP_TESTS=OFF >"$WORK/cmake.log" 2>&1 ||
+    { cat "$WORK/cmake.log" >&2; exit 1; }
+  cmake --build "$ROOT/build-bench" -j2 --target hotwrap >>"$WORK/cmake.log" 2>&1 ||
+    { cat "$WORK/cmake.log" >&2; exit 1; }
+  HOTWRAP_BIN=$ROOT/build-bench/hotwrap
+fi
+HW=$(readlink -f "$HOTWRAP_BIN")
+gcc -O2 -Wall -Wextra -o "$WORK/lambda_server" "$BENCH/lambda_server.c"
+gcc -O2 -Wall -Wextra -o "$WORK/lambda_bare" "$BENCH/lambda_bare.c" "$BENCH/bare_spawn.c"
+command -v curl >/dev/null || { echo "bench/lambda.sh: curl is needed" >&2; exit 1; }
+
+# The bootstrap of https://docs.aws.amazon.com/lambda/latest/dg/runtimes-walkthrough.html, with
+# the handler being `cat` (and --data-binary, so that the event comes back byte for byte).
+cat >"$WORK/bootstrap" <<'SH'
+#!/bin/bash
+set -euo pipefail
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  RESPONSE=$(printf %s "$EVENT_DATA" | cat)
+  curl -sS -o /dev/null -X POST "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response" --data-binary "$RESPONSE"
+  rm -f "$HEADERS"
+done
+SH
+chmod +x "$WORK/bootstrap"
+
+# run NAME EVENTS RUNTIME...: µs per event for one run.
+run() {
+  local name=$1 events=$2
+  shift 2
+  rm -f "$WORK/port"
+  "$WORK/lambda_server" "$WORK/port" 20 "$events" "$SIZE" >"$WORK/$name.out" &
+  local server=$!
+  for _ in $(seq 500); do [[ -s $WORK/port ]] && break; sleep 0.01; done
+  AWS_LAMBDA_RUNTIME_API=127.0.0.1:$(cat "$WORK/port") "$@" >/dev/null 2>"$WORK/$name.err" &
+  local rt=$!
+  pids=("$server" "$rt")
+  if ! wait "$server"; then
+    echo "bench/lambda.sh: the $name run failed:" >&2
+    cat "$WORK/$name.err" >&2
+    exit 1
+  fi
+  kill -TERM "$rt" 2>/dev/null || true
+  wait "$rt" 2>/dev/null || true
+  cat "$WORK/$name.out"
+}
+
+declare -a HOT BARE CURL
+for i in $(seq "$REPS"); do
+  if ((i % 2)); then order="hot bare curl"; else order="curl bare hot"; fi
+  for side in $order; do
+    case $side in
+      hot) HOT+=("$(run hot "$EVENTS" env -u AWS_LAMBDA_MAX_CONCURRENCY "$HW" cat)") ;;
+      bare) BARE+=("$(run bare "$EVENTS" "$WORK/lambda_bare" cat)") ;;
+      curl) CURL+=("$(run curl "$CURL_EVENTS" "$WORK/bootstrap")") ;;
+    esac
+  done
+  printf 'run %d: hotwrap %s µs, floor %s µs, bash+curl %s µs\n' "$i" "${HOT[-1]}" "${BARE[-1]}" "${CURL[-1]}" >&2
+done
+
+python3 - "$ROOT/bench/lambda-results.md" "${HOT[*]}" "${BARE[*]}" "${CURL[*]}" "$REPS" "$EVENTS" "$CURL_EVENTS" "$SIZE" <<'PY'
+import statistics, subprocess, sys, datetime, os
+out, hot, bare, curl = sys.argv[1], *[list(map(float, s.split())) for s in sys.argv[2:5]]
+reps, events, curl_events, size = sys.argv[5:9]
+h, b, c = (statistics.median(x) for x in (hot, bare, curl))
+rb, rc = h / b, h / c
+best_rb = min(hot) / min(bare)  # the least disturbed run of each
+load = open("/proc/loadavg").read().split()[:3]
+rows = [
+    ("per-event time, hotwrap", "%.0f µs" % h, ""),
+    ("(a) the floor: the loop in C, posix_spawnp per event", "%.0f µs" % b,
+     "hotwrap %.3f× (fastest runs: %.3f×); goal ≤ 1.2×: %s" % (rb, best_rb, "PASS" if rb <= 1.2 else "MISS")),
+    ("(b) bash + curl bootstrap (AWS's tutorial)", "%.0f µs" % c,
+     "hotwrap %.3f×; goal ≤ 0.2×: %s" % (rc, "PASS" if rc <= 0.2 else "MISS")),
+]
+commit = subprocess.run(["git", "-C", os.path.dirname(out), "rev-parse", "--short", "HEAD"],
+                        capture_output=True, text=True).stdout.strip()
+with open(out, "w") as f:
+    f.write("# The lambda contract: per-event overhead\n\n")
+    f.write("Generated by `bench/lambda.sh` on %s — commit `%s`; load average %s. `cat` on a %s B "
+            "event, against bench/lambda_server.c; %s runs alternating, %s events each (bash + curl: "
+            "%s), medians.\n\n" % (datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"), commit,
+                                  " ".join(load), size, reps, events, curl_events))
+    f.write("| measure | per event | ratio and goal |\n|---|---|---|\n")
+    for r in rows:
+        f.write("| %s | %s | %s |\n" % r)
+    f.write("\nPer run (µs): hotwrap %s; floor %s; bash + curl %s\n" % (hot, bare, curl))
+print(open(out).read())
+PY
