@@ -49,7 +49,7 @@ struct Config {
   uint64_t capture_max_bytes = 1 << 20;     // per call: a body past it is cut and marked
   uint64_t capture_total_bytes = 64 << 20;  // the directory's budget: oldest calls go first
   // The lambda contract.
-  bool lambda_stream = false;  // lambda: stream every answer, not only those over 6 MB
+  bool lambda_stream = false;         // lambda: stream every answer, not only those over 6 MB
   std::string lambda_event = "auto";  // lambda: "auto" (by its shape), "raw" or "http"
 
   std::vector<std::string> command;  // argv of the wrapped command

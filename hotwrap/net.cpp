@@ -185,6 +185,29 @@ Result<TcpListener> listen_tcp(uint16_t port, int backlog) {
   return listen_on(AF_INET, port, backlog);
 }
 
+HostPort peer_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  HostPort out;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return out;
+  char text[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    out.port = ntohs(in->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      ::inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], text, sizeof text);
+    } else {
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    }
+    out.port = ntohs(in6->sin6_port);
+  }
+  out.host = text;
+  return out;
+}
+
 Result<UniqueFd> accept_connection(int listen_fd) {
   for (;;) {
     sockaddr_storage peer;

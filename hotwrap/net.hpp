@@ -50,6 +50,11 @@ Result<TcpListener> listen_tcp(uint16_t port, int backlog = 128);
 // pending), out_of_descriptors(), or other. TCP connections get TCP_NODELAY (see connect_tcp).
 Result<UniqueFd> accept_connection(int listen_fd);
 
+// The address and port of a TCP connection's other end (CGI's REMOTE_ADDR and REMOTE_PORT): an
+// IPv4 client of the dual-stack listener as a.b.c.d, not ::ffff:a.b.c.d. Empty host when the
+// socket is not an IP socket or is no longer connected.
+HostPort peer_address(int fd);
+
 // EMFILE, ENFILE, ENOBUFS, ENOMEM: accept() cannot succeed until descriptors or memory free up,
 // and the pending connection keeps the listener readable, so retrying at once would spin.
 bool out_of_descriptors(int err);

@@ -4,6 +4,7 @@
 
 #include "hotwrap/call_id.hpp"
 #include "hotwrap/http_exchange.hpp"
+#include "hotwrap/net.hpp"
 #include "hotwrap/reply.hpp"
 #include "protocols/cgi_env.hpp"
 #include "protocols/trace_context.hpp"
@@ -126,6 +127,9 @@ class HttpConnection final : public Connection, private HttpExchange::Owner {
       : service_(service),
         listener_(listener),
         fd_(std::move(fd)),
+        // Once per connection, and only when a call will read it.
+        peer_(service.config_.cgi ? peer_address(fd_.get()) : HostPort{}),
+        peer_port_(peer_.port != 0 ? std::to_string(peer_.port) : std::string()),
         exchange_(listener.loop(), service.calls_, service.config_, *this, fd_.get(), fd_.get(),
                   HttpExchange::Transport::Connection) {}
   ~HttpConnection() override { leave_flight(); }
@@ -164,6 +168,8 @@ class HttpConnection final : public Connection, private HttpExchange::Owner {
   std::string method_;
   Clock::time_point started_;
   bool in_flight_ = false;
+  HostPort peer_;  // HOTWRAP_CGI=1: REMOTE_ADDR and REMOTE_PORT
+  std::string peer_port_;
   HttpExchange exchange_;  // declared last: gone (its call killed) before what it uses
 };
 
@@ -215,7 +221,11 @@ Route HttpConnection::route(const RequestHead& h) {
   call.trace = http_trace_id(h);
   add_http_request_env(call.env, h);
   if (service_.config_.cgi) {
-    add_cgi_request_env(call.env, {.method = h.method, .target = h.url, .headers = h.headers});
+    add_cgi_request_env(call.env, {.method = h.method,
+                                   .target = h.url,
+                                   .headers = h.headers,
+                                   .remote_addr = peer_.host,
+                                   .remote_port = peer_port_});
   }
   r.policy = [id = call.id, &config = service_.config_](const Outcome* o, const CgiHead* cgi) {
     return http_verdict(o, cgi, id, config);

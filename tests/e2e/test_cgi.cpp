@@ -2,6 +2,8 @@
 // and trigger calls) and the legacy json and http formats, the CGI request variables, and the
 // example cgi-bin script of examples/cgi.
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
 
@@ -275,4 +277,38 @@ TEST_CASE("cgi: the http contract answers with the script's own status and heade
   CHECK(index.header("Content-Type") == "application/json");
   CHECK(index.header("Cache-Control") == "no-store");
   CHECK(index.body == "{\"method\":\"GET\",\"query\":\"q=2\",\"bytes\":0}\n");
+}
+
+TEST_CASE("cgi: the http contract gives REMOTE_ADDR and REMOTE_PORT of the caller's connection") {
+  TempDir tmp;
+  uint16_t port = free_tcp_port();
+  Server::Options o;
+  o.argv = {"/bin/sh", "-c",
+            "printf '%s %s %s' \"$REMOTE_ADDR\" \"$REMOTE_PORT\" \"$SERVER_PORT\""};
+  o.http_stream_defaults = false;
+  o.wait_ready = false;
+  o.env = {{"HOTWRAP_CONTRACT", "http"},
+           {"HOTWRAP_PORT", std::to_string(port)},
+           {"HOTWRAP_METRICS_PORT", "0"},
+           {"TMPDIR", tmp.path()},
+           {"HOTWRAP_CGI", "1"}};
+  Server srv(std::move(o));
+  REQUIRE_MESSAGE(wait_tcp_ready(port, 5000ms), srv.stderr_text());
+  Conn c = Conn::tcp(port);
+  sockaddr_in local{};
+  socklen_t len = sizeof local;
+  REQUIRE(::getsockname(c.fd(), reinterpret_cast<sockaddr*>(&local), &len) == 0);
+  Request r{.method = "GET", .path = "/"};
+  r.framing = Request::Framing::None;
+  r.default_headers = false;
+  r.headers = {{"Host", "localhost:" + std::to_string(port)}};
+  // Twice on the same connection: the address is read once per connection.
+  for (int i = 0; i < 2; ++i) {
+    Response res = c.call(r);
+    INFO(res);
+    CHECK(res.status == 200);
+    // An IPv4 caller of the dual-stack listener is named as IPv4, as CGI scripts expect.
+    CHECK(res.body ==
+          "127.0.0.1 " + std::to_string(ntohs(local.sin_port)) + " " + std::to_string(port));
+  }
 }
