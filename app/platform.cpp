@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "hotwrap/log.hpp"
@@ -207,6 +208,14 @@ class LambdaPlatform final : public Platform {
   LambdaRuntime runtime_;
 };
 
+// A platform's number: digits only, from 1 to `max`; nullopt for anything else.
+std::optional<unsigned> number_from_1(std::string_view t, unsigned max) {
+  unsigned n = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+  if (ec != std::errc() || end != t.data() + t.size() || n == 0 || n > max) return std::nullopt;
+  return n;
+}
+
 // AWS_LAMBDA_RUNTIME_API (host:port) and AWS_LAMBDA_MAX_CONCURRENCY.
 std::expected<PlatformChoice, std::string> choose_lambda(Getenv getenv_fn) {
   const char* api = getenv_fn("AWS_LAMBDA_RUNTIME_API");
@@ -223,14 +232,12 @@ std::expected<PlatformChoice, std::string> choose_lambda(Getenv getenv_fn) {
   c.host = hp->host;
   c.port = hp->port;
   if (const char* m = getenv_fn("AWS_LAMBDA_MAX_CONCURRENCY"); m != nullptr && *m != '\0') {
-    std::string_view t = m;
-    unsigned n = 0;
-    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
-    if (ec != std::errc() || end != t.data() + t.size() || n == 0 || n > 1024) {
-      return std::unexpected("AWS_LAMBDA_MAX_CONCURRENCY='" + std::string(t.substr(0, 32)) +
+    auto n = number_from_1(m, 1024);
+    if (!n) {
+      return std::unexpected("AWS_LAMBDA_MAX_CONCURRENCY='" + std::string(m).substr(0, 32) +
                              "' is not a number from 1 to 1024");
     }
-    c.concurrency = n;
+    c.concurrency = *n;
   }
   return c;
 }
@@ -241,14 +248,12 @@ std::expected<uint16_t, std::string> tcp_port(const Config& config, Getenv geten
   if (config.port != 0) return config.port;
   const char* p = getenv_fn("PORT");
   if (p == nullptr || *p == '\0') return fallback;
-  std::string_view t = p;
-  unsigned n = 0;
-  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
-  if (ec != std::errc() || end != t.data() + t.size() || n == 0 || n > 65535) {
-    return std::unexpected("PORT='" + std::string(t.substr(0, 32)) +
+  auto n = number_from_1(p, 65535);
+  if (!n) {
+    return std::unexpected("PORT='" + std::string(p).substr(0, 32) +
                            "' is not a TCP port (1-65535); set PORT or HOTWRAP_PORT to one");
   }
-  return static_cast<uint16_t>(n);
+  return static_cast<uint16_t>(*n);
 }
 
 std::expected<PlatformChoice, std::string> choose_fn(Getenv getenv_fn);
