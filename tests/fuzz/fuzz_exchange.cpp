@@ -14,6 +14,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,10 +29,19 @@ using hotwrap::testing::FakeCalls;
 
 namespace {
 
-// Parses what the caller received as a sequence of HTTP/1.1 responses.
+// Parses what the caller received as a sequence of HTTP/1.1 responses. `heads` says, in order,
+// which routed requests were HEADs: their answers have headers only (RFC 9110 §9.3.2). A request
+// refused before it was routed (unparseable, over a header limit) is answered last, with a body.
 struct ResponseCheck {
-  ResponseCheck() {
+  explicit ResponseCheck(std::deque<bool>& heads) : heads(heads) {
     llhttp_settings_init(&settings);
+    settings.on_headers_complete = [](llhttp_t* p) {
+      std::deque<bool>& h = static_cast<ResponseCheck*>(p->data)->heads;
+      if (p->status_code < 200 || h.empty()) return 0;  // 100 Continue answers no request
+      bool head = h.front();
+      h.pop_front();
+      return head ? 1 : 0;  // 1: this response has no body
+    };
     settings.on_message_complete = [](llhttp_t* p) {
       ++static_cast<ResponseCheck*>(p->data)->complete;
       return 0;
@@ -44,6 +54,7 @@ struct ResponseCheck {
     llhttp_errno_t e = llhttp_execute(&parser, bytes.data(), bytes.size());
     assert(e == HPE_OK);
   }
+  std::deque<bool>& heads;
   llhttp_settings_t settings;
   llhttp_t parser;
   int complete = 0;
@@ -68,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hotwrap::testing::TestOwner owner;
   auto exchange = std::make_unique<HttpExchange>(*loop, calls, config, owner, server.get(),
                                                  server.get(), HttpExchange::Transport::Connection);
-  ResponseCheck check;
+  ResponseCheck check(owner.heads);
   char buf[65536];
   auto pump = [&] {
     for (int i = 0; i < 8; ++i) event_base_loop(loop->base(), EVLOOP_NONBLOCK);

@@ -3,6 +3,8 @@
 // protocol's exchanges without spawning.
 #pragma once
 
+#include <deque>
+
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +34,7 @@ inline Verdict plain_policy(const Outcome* o, const CgiHead* /*cgi*/) {
 // is a call decided by plain_policy; it records how the exchange ended.
 struct TestOwner final : HttpExchange::Owner {
   Route route(const RequestHead& head) override {
+    heads.push_back(head.method == "HEAD");
     Route r;
     if (head.path() == "/no") {
       r.reject = 404;
@@ -51,6 +54,8 @@ struct TestOwner final : HttpExchange::Owner {
 
   std::vector<Header> common = {{"X-Common", "1"}};
   int routed = 0;
+  // For each request routed, in order, whether it was a HEAD (its answer has no body).
+  std::deque<bool> heads;
   bool ended = false;
   HttpExchange::End how = HttpExchange::End::Clean;
   bool drain = false;
