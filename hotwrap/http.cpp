@@ -441,9 +441,17 @@ std::string request_head(std::string_view method, std::string_view target,
 }
 
 std::string chunk_header(size_t n) {
+  // Written by hand, not with snprintf: a streamed answer makes one for every read.
+  static constexpr char kHex[] = "0123456789abcdef";
   char buf[24];
-  int len = std::snprintf(buf, sizeof buf, "%zx\r\n", n);
-  return std::string(buf, static_cast<size_t>(len));
+  char* p = buf + sizeof buf;
+  *--p = '\n';
+  *--p = '\r';
+  do {
+    *--p = kHex[n & 15];
+    n >>= 4;
+  } while (n != 0);
+  return std::string(p, static_cast<size_t>(buf + sizeof buf - p));
 }
 
 std::string chunk_trailer(std::span<const Header> trailers) {
