@@ -39,7 +39,8 @@ def rows(r):
 
     lat_ratio = num(r, "lat_ratio")
     out.append((
-        "1", f"Per-call latency: cat, {int(num(r, 'lat_body'))} B body, one kept-alive connection, chunked",
+        "1", f"Per-call latency: cat, {int(num(r, 'lat_body'))} B body, one kept-alive connection, chunked"
+        + (f" ({r['lat_env']})" if r.get("lat_env") else ""),
         f"{num(r, 'lat_hotwrap_us'):.0f} µs",
         f"{num(r, 'lat_bare_us'):.0f} µs (posix_spawn+pipes+waitpid)",
         f"{lat_ratio:.3f}× (p10: {num(r, 'lat_p10_ratio'):.3f}×)", "≤ 1.15×", lat_ratio / 1.15,

@@ -15,6 +15,7 @@ ROOT=$(cd "$BENCH/.." && pwd)
 # Sizes of the runs (override from the environment to experiment; the defaults take ~1.5 min).
 LAT_BATCHES=${LAT_BATCHES:-40}   # row 1: batches per side, interleaved (short: the load changes fast)
 LAT_CALLS=${LAT_CALLS:-50}       # row 1: calls per batch
+LAT_ENV=${LAT_ENV:-}             # row 1: settings for its hotwrap, e.g. LAT_ENV=HOTWRAP_CGI=1
 STREAM_MIB=${STREAM_MIB:-512}    # row 2: body size
 STREAM_REPS=${STREAM_REPS:-11}   # row 2: pairs (hotwrap, pipeline) back to back, order alternating
 STREAM_NULL_REPS=${STREAM_NULL_REPS:-3}  # row 2 check: the same call against the null server
@@ -122,7 +123,9 @@ for _ in $(seq 200); do [[ -S $WORK/null.sock ]] && break; sleep 0.01; done
 
 # ---- 1. per-call latency -------------------------------------------------------------------------
 log "1. per-call latency: cat, 1 KiB, $LAT_BATCHES x $LAT_CALLS calls per side (hotwrap | bare spawn | null server)"
-start_hotwrap lat -- cat
+# shellcheck disable=SC2086  # LAT_ENV: NAME=VALUE words, split on purpose
+start_hotwrap lat $LAT_ENV -- cat
+put lat_env "$LAT_ENV"
 "$WORK/client" lat "$WORK/lat/lsnr.sock" "$WORK/null.sock" "$LAT_BATCHES" "$LAT_CALLS" 1024 >>"$R"
 stop "$hw_pid"
 

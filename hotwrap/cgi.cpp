@@ -1,16 +1,25 @@
 #include "hotwrap/cgi.hpp"
 
+#include <array>
+
 namespace hotwrap {
 
 namespace {
 
-bool is_tchar(char c) {
-  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+constexpr bool is_tchar(char c) {
+  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
          kSymbols.find(c) != std::string_view::npos;
 }
 
-bool is_control(char c) {
+// is_tchar as a table, for scanning a run of name bytes in one go.
+constexpr auto kTcharTable = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<size_t>(c)] = is_tchar(static_cast<char>(c));
+  return t;
+}();
+
+constexpr bool is_control(char c) {
   auto u = static_cast<unsigned char>(c);
   return (u < 0x20 && c != '\t') || u == 0x7f;
 }
@@ -45,8 +54,26 @@ void CgiHeadDecoder::reset() {
 }
 
 CgiHeadDecoder::State CgiHeadDecoder::feed(std::string_view bytes) {
-  for (char c : bytes) {
-    if (state_ != State::NeedMore) break;
+  while (!bytes.empty() && state_ == State::NeedMore) {
+    // Runs of name or value bytes are taken whole, as step() would take them one at a time:
+    // output that is no head at all (a first line of text) is scanned up to its first line
+    // break or the limit on every call.
+    if (size_t room = max_bytes_ - consumed_; room > 0) {
+      size_t n = 0;
+      size_t most = bytes.size() < room ? bytes.size() : room;
+      if (scan_ == Scan::Name) {
+        while (n < most && kTcharTable[static_cast<unsigned char>(bytes[n])]) ++n;
+        name_.append(bytes.data(), n);
+      } else if (scan_ == Scan::Value) {
+        while (n < most && bytes[n] != '\n' && bytes[n] != '\r' && !is_control(bytes[n])) ++n;
+        value_.append(bytes.data(), n);
+      }
+      consumed_ += n;
+      bytes.remove_prefix(n);
+      if (bytes.empty()) break;
+    }
+    char c = bytes.front();
+    bytes.remove_prefix(1);
     if (consumed_ == max_bytes_) {
       // One byte more than a head may have, and the blank line is not here yet.
       state_ =

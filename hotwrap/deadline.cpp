@@ -60,6 +60,31 @@ std::string format_rfc3339_ms(WallTime t) {
   int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
+  if (y >= 0 && y <= 9999) {
+    // By hand, not with snprintf: every call with a limit formats one (HOTWRAP_DEADLINE).
+    char out[24];
+    auto put = [&out](size_t at, uint64_t v, size_t width) {
+      for (size_t i = width; i > 0; --i) {
+        out[at + i - 1] = static_cast<char>('0' + v % 10);
+        v /= 10;
+      }
+    };
+    put(0, static_cast<uint64_t>(y), 4);
+    out[4] = '-';
+    put(5, m, 2);
+    out[7] = '-';
+    put(8, d, 2);
+    out[10] = 'T';
+    put(11, in_day / 3'600'000, 2);
+    out[13] = ':';
+    put(14, in_day / 60'000 % 60, 2);
+    out[16] = ':';
+    put(17, in_day / 1000 % 60, 2);
+    out[19] = '.';
+    put(20, in_day % 1000, 3);
+    out[23] = 'Z';
+    return std::string(out, sizeof out);
+  }
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(in_day / 3'600'000),

@@ -421,6 +421,24 @@ std::string response_head(int status, std::span<const Header> headers, int64_t c
   return out;
 }
 
+std::string response_head(int status, std::initializer_list<std::span<const Header>> header_lists,
+                          std::string_view content_type, int64_t content_length) {
+  assert(valid_header_value(content_type));
+  std::string out;
+  out.reserve(256);
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += reason_phrase(status);
+  out += "\r\n";
+  for (std::span<const Header> headers : header_lists) append_fields(out, headers);
+  out += "Content-Type: ";
+  out += content_type;
+  out += "\r\n";
+  append_framing(out, content_length);
+  return out;
+}
+
 std::string request_head(std::string_view method, std::string_view target,
                          std::span<const Header> headers, int64_t content_length) {
   assert(valid_header_name(method));
@@ -441,9 +459,17 @@ std::string request_head(std::string_view method, std::string_view target,
 }
 
 std::string chunk_header(size_t n) {
+  // Written by hand, not with snprintf: a streamed answer makes one for every read.
+  static constexpr char kHex[] = "0123456789abcdef";
   char buf[24];
-  int len = std::snprintf(buf, sizeof buf, "%zx\r\n", n);
-  return std::string(buf, static_cast<size_t>(len));
+  char* p = buf + sizeof buf;
+  *--p = '\n';
+  *--p = '\r';
+  do {
+    *--p = kHex[n & 15];
+    n >>= 4;
+  } while (n != 0);
+  return std::string(p, static_cast<size_t>(buf + sizeof buf - p));
 }
 
 std::string chunk_trailer(std::span<const Header> trailers) {

@@ -7,6 +7,7 @@
 #include <llhttp.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -230,6 +231,11 @@ class ResponseParser : public MessageParser {
 // "HTTP/1.1 <status> <reason>\r\n" + headers + framing + "\r\n". `content_length` < 0 means
 // chunked.
 std::string response_head(int status, std::span<const Header> headers, int64_t content_length);
+// The same, its header lines from several lists in order, then `Content-Type: <content_type>`:
+// what an answer is made of (a protocol's common headers, the verdict's, its trailers when the
+// body is whole), without copying them into one list first.
+std::string response_head(int status, std::initializer_list<std::span<const Header>> header_lists,
+                          std::string_view content_type, int64_t content_length);
 const char* reason_phrase(int status);
 // "<method> <target> HTTP/1.1\r\n" + headers (Host among them) + framing + "\r\n".
 // `content_length` < 0 means chunked; 0 on a GET or HEAD writes no framing header, as a request

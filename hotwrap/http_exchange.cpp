@@ -325,20 +325,16 @@ void HttpExchange::reply_sent() {
 }
 
 namespace {
-std::vector<Header> with_content_type(const std::vector<Header>& common, const Verdict& v,
-                                      bool whole) {
-  std::vector<Header> headers = common;
-  headers.insert(headers.end(), v.headers.begin(), v.headers.end());
-  if (whole) headers.insert(headers.end(), v.trailers.begin(), v.trailers.end());
-  headers.push_back({"Content-Type", v.output_is_body ? v.content_type : kTextPlain});
-  return headers;
+// The answer's Content-Type: the output's when it is the body, else the text of a message.
+std::string_view content_type_of(const Verdict& v) {
+  return v.output_is_body ? std::string_view(v.content_type) : std::string_view(kTextPlain);
 }
 }  // namespace
 
 void HttpExchange::send_whole(const Verdict& v, std::string_view body) {
   status_ = v.status;
-  std::string head = response_head(v.status, with_content_type(owner_.response_headers(), v, true),
-                                   static_cast<int64_t>(body.size()));
+  std::string head = response_head(v.status, {owner_.response_headers(), v.headers, v.trailers},
+                                   content_type_of(v), static_cast<int64_t>(body.size()));
   std::string_view pieces[] = {head, head_only_ ? std::string_view() : body};
   writer_.write(pieces);
 }
@@ -346,9 +342,15 @@ void HttpExchange::send_whole(const Verdict& v, std::string_view body) {
 void HttpExchange::send_head(const Verdict& v, std::string_view first) {
   status_ = v.status;
   std::string head =
-      response_head(v.status, with_content_type(owner_.response_headers(), v, false), -1);
-  writer_.write(head);
-  send_more(first);
+      response_head(v.status, {owner_.response_headers(), v.headers}, content_type_of(v), -1);
+  if (first.empty() || head_only_) {
+    writer_.write(head);
+    return;
+  }
+  // The head and the first chunk in one write.
+  std::string size = chunk_header(first.size());
+  std::string_view pieces[] = {head, size, first, "\r\n"};
+  writer_.write(pieces);
 }
 
 void HttpExchange::send_more(std::string_view bytes) {

@@ -69,17 +69,17 @@ bool fd_pollable(int fd) {
 }
 
 Watch::Watch(Loop& loop, int fd, short what, std::function<void()> on_ready)
-    : on_ready_(std::move(on_ready)),
-      ev_(event_new(loop.base(), fd, static_cast<short>(what | EV_PERSIST), &Watch::dispatch,
-                    this)) {
-  if (!ev_) std::abort();  // out of memory at an event: nothing to degrade to
-}
+    : base_(loop.base()), fd_(fd), what_(what), on_ready_(std::move(on_ready)) {}
 
 void Watch::start() {
-  if (!active_) {
-    event_add(ev_.get(), nullptr);
-    active_ = true;
+  if (active_) return;
+  if (!ev_) {
+    ev_.reset(
+        event_new(base_, fd_, static_cast<short>(what_ | EV_PERSIST), &Watch::dispatch, this));
+    if (!ev_) std::abort();  // out of memory at an event: nothing to degrade to
   }
+  event_add(ev_.get(), nullptr);
+  active_ = true;
 }
 
 void Watch::stop() {
@@ -94,11 +94,13 @@ void Watch::dispatch(evutil_socket_t, short, void* self) {
 }
 
 Timer::Timer(Loop& loop, std::function<void()> on_fire)
-    : on_fire_(std::move(on_fire)), ev_(evtimer_new(loop.base(), &Timer::dispatch, this)) {
-  if (!ev_) std::abort();
-}
+    : base_(loop.base()), on_fire_(std::move(on_fire)) {}
 
 void Timer::start(std::chrono::microseconds delay) {
+  if (!ev_) {
+    ev_.reset(evtimer_new(base_, &Timer::dispatch, this));
+    if (!ev_) std::abort();
+  }
   if (delay.count() < 0) delay = std::chrono::microseconds(0);
   timeval tv{static_cast<time_t>(delay.count() / 1'000'000),
              static_cast<suseconds_t>(delay.count() % 1'000'000)};
@@ -106,11 +108,11 @@ void Timer::start(std::chrono::microseconds delay) {
 }
 
 void Timer::stop() {
-  evtimer_del(ev_.get());
+  if (ev_) evtimer_del(ev_.get());
 }
 
 bool Timer::active() const {
-  return evtimer_pending(ev_.get(), nullptr) != 0;
+  return ev_ && evtimer_pending(ev_.get(), nullptr) != 0;
 }
 
 void Timer::dispatch(evutil_socket_t, short, void* self) {

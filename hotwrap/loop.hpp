@@ -52,7 +52,8 @@ class Loop {
 bool fd_pollable(int fd);
 
 // Calls `on_ready` each time `fd` is ready for `what` (EV_READ or EV_WRITE) while started.
-// Not movable: libevent holds a pointer to it.
+// Not movable: libevent holds a pointer to it. Its libevent event is made on the first start():
+// a call sets up watches and timers for every case, and most of them are never used.
 class Watch {
  public:
   Watch(Loop& loop, int fd, short what, std::function<void()> on_ready);
@@ -65,12 +66,16 @@ class Watch {
 
  private:
   static void dispatch(evutil_socket_t, short, void* self);
+  event_base* base_;
+  int fd_;
+  short what_;
   std::function<void()> on_ready_;
-  EventPtr ev_;
+  EventPtr ev_;  // made on the first start()
   bool active_ = false;
 };
 
-// A one-shot timer. Not movable: libevent holds a pointer to it.
+// A one-shot timer. Not movable: libevent holds a pointer to it. As a Watch, its event is made on
+// the first start().
 class Timer {
  public:
   Timer(Loop& loop, std::function<void()> on_fire);
@@ -84,8 +89,9 @@ class Timer {
 
  private:
   static void dispatch(evutil_socket_t, short, void* self);
+  event_base* base_;
   std::function<void()> on_fire_;
-  EventPtr ev_;
+  EventPtr ev_;  // made on the first start()
 };
 
 }  // namespace hotwrap

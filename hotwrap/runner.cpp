@@ -241,7 +241,7 @@ void Runner::refill() {
   CallEnv env;
   for (const std::string& name : options_.env_file_names) env.add(name, warm_env_file_);
   env_.admit(env);
-  auto child = spawn_command(exe_.c_str(), argv_.data(), env_.envp(env), with_log_plan({}));
+  auto child = spawner_.spawn(exe_.c_str(), argv_.data(), env_.envp(env), with_log_plan({}));
   if (!child) {
     spawn_failures_->inc();
     // Not fatal: the next call spawns the usual way and reports the error if it persists.
@@ -303,7 +303,7 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, CallEnv& env, std::str
       env_file = std::move(path);
     }
   }
-  auto child = spawn_command(exe_.c_str(), argv_.data(), env_.envp(env), plan);
+  auto child = spawner_.spawn(exe_.c_str(), argv_.data(), env_.envp(env), plan);
   if (!child) spawn_failures_->inc();
   return child;
 }
@@ -345,16 +345,15 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
       end_before_start({Outcome::Kind::Expired, 0});
       return;
     }
-    deadline_text_ = request_.deadline_source +
-                     " is HOTWRAP_DEADLINE_MARGIN_MS=" + std::to_string(margin.count()) +
-                     " ms away";
+    limit_ = Limit::Deadline;
+    margin_ = margin;
   }
   if (auto limit = duration_cast<microseconds>(cfg.timeout);
       limit.count() > 0 && (!until_end || limit < *until_end)) {
     // No call runs forever: HOTWRAP_TIMEOUT_MS bounds one with no deadline, and caps one whose
     // deadline is further away.
     until_end = limit;
-    deadline_text_ = "HOTWRAP_TIMEOUT_MS=" + std::to_string(cfg.timeout.count()) + " reached";
+    limit_ = Limit::Timeout;
   }
   if (until_end && runner_.env_.admits("HOTWRAP_DEADLINE")) {
     // The instant hotwrap ends the call, whichever limit set it: what the command has to beat.
@@ -387,7 +386,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
           bytes_out_ += b.size();
           handler_.call_output(b);
         },
-        [](int) {});
+        [](int) {}, FdReader::Kind::Pollable);
     // A command that is done within a couple of milliseconds is read when it exits
     // (child_exited drains the pipe): one wake-up for the call instead of three (its output,
     // EOF, its exit). What runs longer is watched from then on, so output that fills the pipe
@@ -407,6 +406,18 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     term_timer_.start(*until_end - duration_cast<microseconds>(cfg.kill_grace));
     kill_timer_.start(*until_end);
   }
+}
+
+std::string Call::deadline_text() const {
+  switch (limit_) {
+    case Limit::Deadline:
+      return request_.deadline_source +
+             " is HOTWRAP_DEADLINE_MARGIN_MS=" + std::to_string(margin_.count()) + " ms away";
+    case Limit::Timeout:
+      return "HOTWRAP_TIMEOUT_MS=" + std::to_string(runner_.config().timeout.count()) + " reached";
+    case Limit::None: break;
+  }
+  return {};
 }
 
 void Call::end_before_start(Outcome outcome) {
@@ -546,7 +557,7 @@ void Call::on_term_deadline() {
   }
   phase_ = Phase::Terminating;
   log(Level::Warn, id(), "%s: SIGTERM to the command, SIGKILL in HOTWRAP_KILL_GRACE_MS=%lld",
-      deadline_text_.c_str(), static_cast<long long>(runner_.config().kill_grace.count()));
+      deadline_text().c_str(), static_cast<long long>(runner_.config().kill_grace.count()));
   kill_group(SIGTERM);
 }
 
@@ -554,12 +565,12 @@ void Call::on_answer_deadline() {
   const Config& cfg = runner_.config();
   log(Level::Warn, id(),
       "%s: answering now; SIGTERM to the command, SIGKILL in HOTWRAP_KILL_GRACE_MS=%lld",
-      deadline_text_.c_str(), static_cast<long long>(cfg.kill_grace.count()));
+      deadline_text().c_str(), static_cast<long long>(cfg.kill_grace.count()));
   kill_group(SIGTERM);
   // The group is the runner's to finish off now; the answer does not wait for it.
   runner_.reaper().forget(child_.pid);
   Outcome timed_out{Outcome::Kind::TimedOut, 0};
-  timed_out.limit = deadline_text_;
+  timed_out.limit = deadline_text();
   if (stderr_) {
     stderr_->drain(kDrainLimit);  // what it said up to now is the reason it gives
     timed_out.stderr_tail = stderr_->tail();
@@ -573,7 +584,7 @@ void Call::on_kill_deadline() {
   kill_group(SIGKILL);
   runner_.reaper().forget(child_.pid);  // still reaped, just no longer ours to report
   Outcome timed_out{Outcome::Kind::TimedOut, 0};
-  timed_out.limit = deadline_text_;
+  timed_out.limit = deadline_text();
   finish(std::move(timed_out));
 }
 
@@ -587,7 +598,7 @@ void Call::child_exited(int wstatus) {
   if (stderr_) stderr_->drain(kDrainLimit);
   if (phase_ == Phase::Terminating) {
     Outcome timed_out{Outcome::Kind::TimedOut, 0};
-    timed_out.limit = deadline_text_;
+    timed_out.limit = deadline_text();
     finish(std::move(timed_out));
   } else if (phase_ == Phase::ShuttingDown) {
     finish({Outcome::Kind::ShutDown, 0});

@@ -200,9 +200,14 @@ class Call final : public CallControl, private ExitListener {
   Timer watch_output_;    // starts reading stdout once the command has run a while
   Outcome deferred_outcome_;
   std::chrono::steady_clock::time_point started_;
-  std::string env_file_;       // prespawn: the call's environment as a file, removed at the end
-  std::string deadline_text_;  // what set the deadline, for log lines
-  bool draining_ = false;      // shut_down() armed its timer
+  std::string env_file_;  // prespawn: the call's environment as a file, removed at the end
+  // What set the call's end, for log lines: built only when one is written (most calls end well
+  // before it, and a string built for every call is work for nothing).
+  enum class Limit { None, Deadline, Timeout };
+  std::string deadline_text() const;
+  Limit limit_ = Limit::None;
+  Millis margin_{0};       // Deadline: the margin it was taken with
+  bool draining_ = false;  // shut_down() armed its timer
   Phase phase_ = Phase::Running;
   Input input_ = Input::Open;
   bool pipes_grown_ = false;  // grown once, when the call turns out to stream
@@ -286,6 +291,7 @@ class Runner final : public CallStarter, private ExitListener {
   BaseEnv env_;
   std::vector<char*> argv_;
   std::string exe_;  // argv[0] looked up in PATH
+  Spawner spawner_;
   size_t running_ = 0;
   Call* calls_ = nullptr;  // the running calls, newest first
   std::vector<std::unique_ptr<Burial>> burials_;

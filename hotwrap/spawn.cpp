@@ -64,8 +64,72 @@ void capture_inherited_signal_state() {
   std::memset(&g_reset_to_default, 0xff, sizeof g_reset_to_default);
 }
 
+// Enough for the descriptor numbers of a few calls running at once; a call past them builds its
+// file actions as before.
+constexpr size_t kKeptActions = 8;
+
+class Spawner::Actions {
+ public:
+  Actions(int in, int out, int err, bool tcsetpgrp)
+      : in_(in), out_(out), err_(err), tcsetpgrp_(tcsetpgrp) {}
+  bool matches(int in, int out, int err, bool tcsetpgrp) const {
+    return in == in_ && out == out_ && err == err_ && tcsetpgrp == tcsetpgrp_;
+  }
+  // Adds the dup2s onto 0/1/2 (and the terminal hand-over); false with the error on failure.
+  Result<void> build() {
+    if (file_actions_.init_error() != 0)
+      return sys_fail("posix_spawn_file_actions_init", file_actions_.init_error());
+    // dup2 onto 0/1/2 clears close-on-exec for the child's copy only; every other descriptor of
+    // hotwrap is close-on-exec, so the child inherits nothing else.
+    for (auto [fd, target] : {std::pair{in_, STDIN_FILENO}, std::pair{out_, STDOUT_FILENO},
+                              std::pair{err_, STDERR_FILENO}}) {
+      if (fd < 0) continue;
+      if (int err = ::posix_spawn_file_actions_adddup2(file_actions_.get(), fd, target); err != 0)
+        return sys_fail("posix_spawn_file_actions_adddup2", err);
+    }
+    if (tcsetpgrp_) {
+      if (int err = ::posix_spawn_file_actions_addtcsetpgrp_np(file_actions_.get(), STDIN_FILENO);
+          err != 0)
+        return sys_fail("posix_spawn_file_actions_addtcsetpgrp_np", err);
+    }
+    return {};
+  }
+  const posix_spawn_file_actions_t* get() { return file_actions_.get(); }
+
+ private:
+  int in_, out_, err_;
+  bool tcsetpgrp_;
+  SpawnFileActions file_actions_;
+};
+
+Spawner::Spawner() = default;
+Spawner::~Spawner() = default;
+
+Result<Spawner::Actions*> Spawner::actions_for(int in, int out, int err, bool tcsetpgrp) {
+  for (auto& a : kept_) {
+    if (a->matches(in, out, err, tcsetpgrp)) return a.get();
+  }
+  auto fresh = std::make_unique<Actions>(in, out, err, tcsetpgrp);
+  if (auto r = fresh->build(); !r) return std::unexpected(r.error());
+  if (kept_.size() < kKeptActions) {
+    kept_.push_back(std::move(fresh));
+    return kept_.back().get();
+  }
+  // Full: the oldest slot goes (in the steady state the same few sets come back in turn).
+  size_t slot = next_slot_;
+  next_slot_ = (next_slot_ + 1) % kKeptActions;
+  kept_[slot] = std::move(fresh);
+  return kept_[slot].get();
+}
+
 Result<Child> spawn_command(const char* path, char* const* argv, char* const* envp,
                             StdioPlan plan) {
+  Spawner once;
+  return once.spawn(path, argv, envp, plan);
+}
+
+Result<Child> Spawner::spawn(const char* path, char* const* argv, char* const* envp,
+                             StdioPlan plan) {
   Child child;
   // The child's ends are closed here once it has them; ours stay in `child`.
   UniqueFd child_in, child_out, child_err;
@@ -81,29 +145,16 @@ Result<Child> spawn_command(const char* path, char* const* argv, char* const* en
   if (auto r = plumb(plan.out, false, child.out, child_out); !r) return std::unexpected(r.error());
   if (auto r = plumb(plan.err, false, child.err, child_err); !r) return std::unexpected(r.error());
 
-  // The set-up calls, like posix_spawn, return their error number rather than setting errno.
-  SpawnFileActions actions;
-  if (actions.init_error() != 0)
-    return sys_fail("posix_spawn_file_actions_init", actions.init_error());
-  // dup2 onto 0/1/2 clears close-on-exec for the child's copy only; every other descriptor of
-  // hotwrap is close-on-exec, so the child inherits nothing else.
-  for (auto [fd, target] :
-       {std::pair{child_in.get(), STDIN_FILENO}, std::pair{child_out.get(), STDOUT_FILENO},
-        std::pair{child_err.get(), STDERR_FILENO}}) {
-    if (fd < 0) continue;
-    if (int err = ::posix_spawn_file_actions_adddup2(actions.get(), fd, target); err != 0)
-      return sys_fail("posix_spawn_file_actions_adddup2", err);
-  }
   // Given hotwrap's terminal as its stdin (the default format under `docker run -it`), the
   // command in its own process group would be a background job there: its first read stops it
   // with SIGTTIN and the call hangs. It becomes the terminal's foreground group instead, as the
   // job a shell runs does. (glibc does this in the child with every signal still blocked, so
   // the SIGTTOU a background tcsetpgrp would raise is not an issue.)
-  if (plan.in == Stdio::Inherit && ::isatty(STDIN_FILENO) == 1 &&
-      ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) {
-    if (int err = ::posix_spawn_file_actions_addtcsetpgrp_np(actions.get(), STDIN_FILENO); err != 0)
-      return sys_fail("posix_spawn_file_actions_addtcsetpgrp_np", err);
-  }
+  bool tcsetpgrp = plan.in == Stdio::Inherit && ::isatty(STDIN_FILENO) == 1 &&
+                   ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
+  auto actions = actions_for(child_in.get(), child_out.get(), child_err.get(), tcsetpgrp);
+  if (!actions) return std::unexpected(actions.error());
+  // The set-up calls, like posix_spawn, return their error number rather than setting errno.
   SpawnAttr attr;
   if (attr.init_error() != 0) return sys_fail("posix_spawnattr_init", attr.init_error());
   sigset_t empty;
@@ -118,7 +169,7 @@ Result<Child> spawn_command(const char* path, char* const* argv, char* const* en
   if (int err = ::posix_spawnattr_setflags(attr.get(), flags); err != 0)
     return sys_fail("posix_spawnattr_setflags", err);
   pid_t pid = -1;
-  int err = ::posix_spawn(&pid, path, actions.get(), attr.get(), argv, envp);
+  int err = ::posix_spawn(&pid, path, (*actions)->get(), attr.get(), argv, envp);
   if (err != 0) return sys_fail("posix_spawn", err);
   child.pid = pid;
   return child;

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,28 @@ void capture_inherited_signal_state();
 // returns its error (ENOENT, EACCES, EAGAIN...) rather than setting errno; it is carried in the
 // SysError.
 Result<Child> spawn_command(const char* path, char* const* argv, char* const* envp, StdioPlan plan);
+
+// spawn_command for a process that spawns again and again (the runner): it keeps the posix_spawn
+// set-up of its last spawns. glibc checks each descriptor a dup2 file action names against
+// RLIMIT_NOFILE as the action is added (two getrlimit system calls each, six a call), and a call's
+// pipes get the same descriptor numbers as the last call's once hotwrap is in its steady state,
+// so the file actions built for those numbers serve again as they are.
+class Spawner {
+ public:
+  Spawner();
+  ~Spawner();
+  Spawner(const Spawner&) = delete;
+  Spawner& operator=(const Spawner&) = delete;
+
+  Result<Child> spawn(const char* path, char* const* argv, char* const* envp, StdioPlan plan);
+
+ private:
+  class Actions;  // file actions for one set of descriptor numbers
+  // The file actions for these child ends (-1: not piped), built if none are kept for them.
+  Result<Actions*> actions_for(int in, int out, int err, bool tcsetpgrp);
+  std::vector<std::unique_ptr<Actions>> kept_;
+  size_t next_slot_ = 0;  // the kept entry replaced next when all slots are taken
+};
 
 // Finds `name` as posix_spawnp would (PATH, or as given when it contains '/').
 // Errors: ENOENT when nowhere, EACCES when found but not executable.

@@ -18,8 +18,8 @@ StderrRelay::StderrRelay(Loop& loop, UniqueFd fd, std::string prefix, std::strin
       trace_(log_trace_field(trace_id)),
       json_(log_json()),
       reader_(
-          loop, fd_.get(), [this](std::string_view b) { on_data(b); },
-          [this](int) { end_line(); }) {}
+          loop, fd_.get(), [this](std::string_view b) { on_data(b); }, [this](int) { end_line(); },
+          FdReader::Kind::Pollable) {}
 
 void StderrRelay::drain(size_t limit) {
   reader_.drain(limit);

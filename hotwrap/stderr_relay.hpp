@@ -17,8 +17,9 @@ namespace hotwrap {
 
 class StderrRelay final : private LogWaiter {
  public:
-  // `prefix` goes before every line ("[<call id>] ", or empty); with JSON logs, `call_id` and
-  // `trace_id` go in each line's fields instead. Nothing is read before start().
+  // `fd` is a pipe's read end. `prefix` goes before every line ("[<call id>] ", or empty); with
+  // JSON logs, `call_id` and `trace_id` go in each line's fields instead. Nothing is read before
+  // start().
   StderrRelay(Loop& loop, UniqueFd fd, std::string prefix, std::string call_id = {},
               std::string_view trace_id = {});
   StderrRelay(const StderrRelay&) = delete;

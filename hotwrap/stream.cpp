@@ -9,13 +9,14 @@
 namespace hotwrap {
 
 FdReader::FdReader(Loop& loop, int fd, std::function<void(std::string_view)> on_data,
-                   std::function<void(int)> on_end)
+                   std::function<void(int)> on_end, Kind kind)
     : loop_(loop),
       fd_(fd),
       on_data_(std::move(on_data)),
       on_end_(std::move(on_end)),
       watch_(loop, fd, EV_READ, [this] { read_once(Loop::kScratchSize); }) {
-  if (!fd_pollable(fd)) unpollable_.emplace(loop, [this] { read_unpollable(); });
+  if (kind == Kind::Unknown && !fd_pollable(fd))
+    unpollable_.emplace(loop, [this] { read_unpollable(); });
 }
 
 void FdReader::start() {
@@ -72,6 +73,9 @@ void FdReader::drain(size_t limit) {
     if (n > 0) {
       limit -= static_cast<size_t>(n);
       on_data_(std::string_view(buf.data(), static_cast<size_t>(n)));
+      // A pipe's read returns less than asked only when it has nothing more: asking again would
+      // only return the EOF or EAGAIN (one system call a call, for a command that wrote little).
+      if (static_cast<size_t>(n) < want) return;
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && errno == EAGAIN) {
@@ -89,12 +93,9 @@ void FdReader::drain(size_t limit) {
 FdWriter::FdWriter(Loop& loop, int fd, std::function<void()> on_drained,
                    std::function<void(int)> on_error)
     : fd_(fd),
-      queue_(evbuffer_new()),
       on_drained_(std::move(on_drained)),
       on_error_(std::move(on_error)),
-      watch_(loop, fd, EV_WRITE, [this] { flush(); }) {
-  if (!queue_) std::abort();
-}
+      watch_(loop, fd, EV_WRITE, [this] { flush(); }) {}
 
 void FdWriter::write(std::span<const std::string_view> pieces) {
   if (failed_) return;
@@ -123,6 +124,10 @@ void FdWriter::write(std::span<const std::string_view> pieces) {
       skip -= p.size();
       continue;
     }
+    if (!queue_) {
+      queue_.reset(evbuffer_new());
+      if (!queue_) std::abort();  // out of memory: nothing to degrade to
+    }
     evbuffer_add(queue_.get(), p.data() + skip, p.size() - skip);
     skip = 0;
   }
@@ -147,7 +152,7 @@ void FdWriter::flush() {
 void FdWriter::fail(int err) {
   failed_ = true;
   watch_.stop();
-  evbuffer_drain(queue_.get(), queued());
+  if (queue_) evbuffer_drain(queue_.get(), queued());
   on_error_(err);  // may destroy this writer: nothing after it
 }
 

@@ -25,8 +25,11 @@ using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferFree>;
 // is read one chunk per loop iteration instead: read() never waits on those.
 class FdReader {
  public:
+  // What the reader knows of `fd`: Unknown asks the kernel (fd_pollable) once; Pollable is a pipe
+  // or socket hotwrap made itself, which spares every call's readers that question.
+  enum class Kind { Unknown, Pollable };
   FdReader(Loop& loop, int fd, std::function<void(std::string_view)> on_data,
-           std::function<void(int err)> on_end);
+           std::function<void(int err)> on_end, Kind kind = Kind::Unknown);
 
   void start();
   void stop();
@@ -35,6 +38,8 @@ class FdReader {
 
   // Reads what is already there, up to `limit` bytes, without waiting; used when the writer on the
   // other side is known to be gone but something it left behind may still hold the pipe open.
+  // A read shorter than asked emptied the pipe, so the drain stops there without asking again for
+  // the EOF or EAGAIN that would follow; the reader is then not ended().
   void drain(size_t limit);
 
  private:
@@ -63,14 +68,14 @@ class FdWriter {
   void write(std::span<const std::string_view> pieces);
   void write(std::string_view data) { write(std::span<const std::string_view>(&data, 1)); }
 
-  size_t queued() const { return evbuffer_get_length(queue_.get()); }
+  size_t queued() const { return queue_ ? evbuffer_get_length(queue_.get()) : 0; }
   bool failed() const { return failed_; }
 
  private:
   void flush();
   void fail(int err);
   int fd_;
-  EvbufferPtr queue_;
+  EvbufferPtr queue_;  // made when a write first leaves bytes over (most never do)
   std::function<void()> on_drained_;
   std::function<void(int)> on_error_;
   Watch watch_;

@@ -19,10 +19,24 @@ using Clock = std::chrono::steady_clock;
 // An id longer than this is not one (it would fill every log line): hotwrap makes its own.
 constexpr size_t kMaxIdBytes = 128;
 
+// "1.234567": what "%.6f" of the seconds prints, from the integer microseconds (every call's
+// answer carries one; printf's floating-point path is the costlier part of formatting it).
 std::string seconds_text(microseconds d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(d.count()) / 1e6);
-  return buf;
+  long long us = d.count();
+  if (us < 0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(us) / 1e6);
+    return buf;
+  }
+  std::string out = std::to_string(us / 1'000'000);
+  char frac[8] = {'.'};
+  long long f = us % 1'000'000;
+  for (int i = 6; i >= 1; --i) {
+    frac[i] = static_cast<char>('0' + f % 10);
+    f /= 10;
+  }
+  out.append(frac, 7);
+  return out;
 }
 
 bool is_hex(std::string_view s) {
