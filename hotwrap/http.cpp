@@ -397,6 +397,18 @@ void append_fields(std::string& out, std::span<const Header> headers) {
   }
 }
 
+// "HTTP/1.1 200 OK\r\n", with room for the fields that follow.
+std::string status_line(int status) {
+  std::string out;
+  out.reserve(256);
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += reason_phrase(status);
+  out += "\r\n";
+  return out;
+}
+
 void append_framing(std::string& out, int64_t content_length) {
   if (content_length < 0) {
     out += "Transfer-Encoding: chunked\r\n\r\n";
@@ -409,13 +421,7 @@ void append_framing(std::string& out, int64_t content_length) {
 }  // namespace
 
 std::string response_head(int status, std::span<const Header> headers, int64_t content_length) {
-  std::string out;
-  out.reserve(256);
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
-  out += reason_phrase(status);
-  out += "\r\n";
+  std::string out = status_line(status);
   append_fields(out, headers);
   append_framing(out, content_length);
   return out;
@@ -424,13 +430,7 @@ std::string response_head(int status, std::span<const Header> headers, int64_t c
 std::string response_head(int status, std::initializer_list<std::span<const Header>> header_lists,
                           std::string_view content_type, int64_t content_length) {
   assert(valid_header_value(content_type));
-  std::string out;
-  out.reserve(256);
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
-  out += reason_phrase(status);
-  out += "\r\n";
+  std::string out = status_line(status);
   for (std::span<const Header> headers : header_lists) append_fields(out, headers);
   out += "Content-Type: ";
   out += content_type;

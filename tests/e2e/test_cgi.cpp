@@ -25,6 +25,32 @@ Request trigger(std::string method, std::string url, std::string body = {}) {
           .body = std::move(body)};
 }
 
+// hotwrap in the http contract with HOTWRAP_CGI=1, running `argv`, ready on `port`.
+std::unique_ptr<Server> http_cgi_server(std::vector<std::string> argv, uint16_t port,
+                                        const TempDir& tmp) {
+  Server::Options o;
+  o.argv = std::move(argv);
+  o.http_stream_defaults = false;
+  o.wait_ready = false;
+  o.env = {{"HOTWRAP_CONTRACT", "http"},
+           {"HOTWRAP_PORT", std::to_string(port)},
+           {"HOTWRAP_METRICS_PORT", "0"},
+           {"TMPDIR", tmp.path()},  // the contract's lock file
+           {"HOTWRAP_CGI", "1"}};
+  auto srv = std::make_unique<Server>(std::move(o));
+  REQUIRE_MESSAGE(wait_tcp_ready(port, 5000ms), srv->stderr_text());
+  return srv;
+}
+
+// A GET as curl sends it: no body, only a Host header.
+Request plain_get(std::string path, uint16_t port) {
+  Request r{.method = "GET", .path = std::move(path)};
+  r.framing = Request::Framing::None;
+  r.default_headers = false;
+  r.headers = {{"Host", "localhost:" + std::to_string(port)}};
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("cgi: a trigger call gets the script's status and headers through Fn-Http-*") {
@@ -240,26 +266,12 @@ TEST_CASE("cgi: Fn's legacy http format answers with the head's status line and 
 }
 
 TEST_CASE("cgi: the http contract answers with the script's own status and headers") {
-  TempDir tmp;  // TMPDIR: the contract's lock file
+  TempDir tmp;
   uint16_t port = free_tcp_port();
-  Server::Options o;
-  o.argv = {kScript};
-  o.http_stream_defaults = false;
-  o.wait_ready = false;
-  o.env = {{"HOTWRAP_CONTRACT", "http"},
-           {"HOTWRAP_PORT", std::to_string(port)},
-           {"HOTWRAP_METRICS_PORT", "0"},
-           {"TMPDIR", tmp.path()},
-           {"HOTWRAP_CGI", "1"}};
-  Server srv(std::move(o));
-  REQUIRE_MESSAGE(wait_tcp_ready(port, 5000ms), srv.stderr_text());
+  auto srv = http_cgi_server({kScript}, port, tmp);
   auto get = [&](std::string path) {
-    Request r{.method = "GET", .path = std::move(path)};
-    r.framing = Request::Framing::None;
-    r.default_headers = false;
-    r.headers = {{"Host", "localhost:" + std::to_string(port)}};
     Conn c = Conn::tcp(port);
-    return c.call(r);
+    return c.call(plain_get(std::move(path), port));
   };
   Response missing = get("/cgi/missing?x=1");
   INFO(missing);
@@ -282,26 +294,14 @@ TEST_CASE("cgi: the http contract answers with the script's own status and heade
 TEST_CASE("cgi: the http contract gives REMOTE_ADDR and REMOTE_PORT of the caller's connection") {
   TempDir tmp;
   uint16_t port = free_tcp_port();
-  Server::Options o;
-  o.argv = {"/bin/sh", "-c",
-            "printf '%s %s %s' \"$REMOTE_ADDR\" \"$REMOTE_PORT\" \"$SERVER_PORT\""};
-  o.http_stream_defaults = false;
-  o.wait_ready = false;
-  o.env = {{"HOTWRAP_CONTRACT", "http"},
-           {"HOTWRAP_PORT", std::to_string(port)},
-           {"HOTWRAP_METRICS_PORT", "0"},
-           {"TMPDIR", tmp.path()},
-           {"HOTWRAP_CGI", "1"}};
-  Server srv(std::move(o));
-  REQUIRE_MESSAGE(wait_tcp_ready(port, 5000ms), srv.stderr_text());
+  auto srv = http_cgi_server(
+      {"/bin/sh", "-c", "printf '%s %s %s' \"$REMOTE_ADDR\" \"$REMOTE_PORT\" \"$SERVER_PORT\""},
+      port, tmp);
   Conn c = Conn::tcp(port);
   sockaddr_in local{};
   socklen_t len = sizeof local;
   REQUIRE(::getsockname(c.fd(), reinterpret_cast<sockaddr*>(&local), &len) == 0);
-  Request r{.method = "GET", .path = "/"};
-  r.framing = Request::Framing::None;
-  r.default_headers = false;
-  r.headers = {{"Host", "localhost:" + std::to_string(port)}};
+  Request r = plain_get("/", port);
   // Twice on the same connection: the address is read once per connection.
   for (int i = 0; i < 2; ++i) {
     Response res = c.call(r);
