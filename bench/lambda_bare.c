@@ -5,43 +5,19 @@
  *
  *   AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT lambda_bare COMMAND */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "common.h"
 
 #include "bare_spawn.h"
-
-static void die(const char* what) {
-  fprintf(stderr, "lambda_bare: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
 
 static char in[1 << 20];
 static size_t have;
 
-static void write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) die("write");
-    p += w;
-    n -= (size_t)w;
-  }
-}
-
 /* One response: its head's request id (if any) into id, its body into body; returns its length. */
-static size_t read_response(int fd, char* id, size_t id_cap, char* body, size_t cap) {
+static size_t read_event_response(int fd, char* id, size_t id_cap, char* body, size_t cap) {
   char* end;
   while ((end = memmem(in, have, "\r\n\r\n", 4)) == NULL) {
     ssize_t n = read(fd, in + have, sizeof in - have);
-    if (n <= 0) die("read");
+    if (n <= 0) die("lambda_bare: read: %s", strerror(errno));
     have += (size_t)n;
   }
   size_t head = (size_t)(end - in) + 4, len = 0;
@@ -60,7 +36,7 @@ static size_t read_response(int fd, char* id, size_t id_cap, char* body, size_t 
   }
   while (have < head + len) {
     ssize_t n = read(fd, in + have, sizeof in - have);
-    if (n <= 0) die("read");
+    if (n <= 0) die("lambda_bare: read: %s", strerror(errno));
     have += (size_t)n;
   }
   memcpy(body, in + head, len < cap ? len : cap);
@@ -81,7 +57,7 @@ int main(int argc, char** argv) {
   snprintf(host, sizeof host, "%.*s", (int)(colon - api), api);
   inet_pton(AF_INET, host, &a.sin_addr);
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr*)&a, sizeof a) < 0) die("connect");
+  if (fd < 0 || connect(fd, (struct sockaddr*)&a, sizeof a) < 0) die("lambda_bare: connect: %s", strerror(errno));
   int on = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   static char event[1 << 20], out[1 << 20], req[512], id[128], sink[256];
@@ -89,7 +65,7 @@ int main(int argc, char** argv) {
     int n = snprintf(req, sizeof req,
                      "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: %s\r\n\r\n", api);
     write_all(fd, req, (size_t)n);
-    size_t elen = read_response(fd, id, sizeof id, event, sizeof event);
+    size_t elen = read_event_response(fd, id, sizeof id, event, sizeof event);
     size_t olen = bare_spawn_call(argv[1], event, elen, out, sizeof out);
     n = snprintf(req, sizeof req,
                  "POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: %s\r\n"
@@ -97,6 +73,6 @@ int main(int argc, char** argv) {
                  id, api, olen);
     write_all(fd, req, (size_t)n);
     write_all(fd, out, olen);
-    read_response(fd, id, sizeof id, sink, sizeof sink);
+    read_event_response(fd, id, sizeof id, sink, sizeof sink);
   }
 }

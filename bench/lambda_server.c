@@ -8,22 +8,7 @@
  *
  *   lambda_server PORTFILE WARMUP EVENTS SIZE      writes its port to PORTFILE, then serves */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-static void die(const char* what) {
-  fprintf(stderr, "lambda_server: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
+#include "common.h"
 
 static double now_us(void) {
   struct timespec ts;
@@ -42,7 +27,7 @@ static int fill(int fd) {
     exit(1);
   }
   ssize_t n = read(fd, buf + have, sizeof buf - have);
-  if (n < 0) die("read");
+  if (n < 0) die("lambda_server: read: %s", strerror(errno));
   have += (size_t)n;
   return n > 0;
 }
@@ -50,16 +35,6 @@ static int fill(int fd) {
 static void consume(size_t n) {
   memmove(buf, buf + n, have - n);
   have -= n;
-}
-
-static void write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) die("write");
-    p += w;
-    n -= (size_t)w;
-  }
 }
 
 /* The value of header `name` in the head [buf, end), or NULL. */
@@ -143,13 +118,13 @@ int main(int argc, char** argv) {
   int warmup = atoi(argv[2]), events = atoi(argv[3]);
   size_t size = strtoul(argv[4], NULL, 10);
   int l = socket(AF_INET, SOCK_STREAM, 0);
-  if (l < 0) die("socket");
+  if (l < 0) die("lambda_server: socket: %s", strerror(errno));
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t alen = sizeof a;
-  if (bind(l, (struct sockaddr*)&a, sizeof a) < 0 || listen(l, 16) < 0) die("bind/listen");
-  if (getsockname(l, (struct sockaddr*)&a, &alen) < 0) die("getsockname");
+  if (bind(l, (struct sockaddr*)&a, sizeof a) < 0 || listen(l, 16) < 0) die("lambda_server: bind/listen: %s", strerror(errno));
+  if (getsockname(l, (struct sockaddr*)&a, &alen) < 0) die("lambda_server: getsockname: %s", strerror(errno));
   FILE* pf = fopen(argv[1], "w");
-  if (pf == NULL) die("portfile");
+  if (pf == NULL) die("lambda_server: portfile: %s", strerror(errno));
   fprintf(pf, "%d\n", ntohs(a.sin_port));
   fclose(pf);
 
@@ -163,7 +138,7 @@ int main(int argc, char** argv) {
   while (answered < total) {
     if (fd < 0) {
       fd = accept(l, NULL, NULL);
-      if (fd < 0) die("accept");
+      if (fd < 0) die("lambda_server: accept: %s", strerror(errno));
       int on = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
       have = 0;
