@@ -63,10 +63,10 @@ CgiHeadDecoder::State CgiHeadDecoder::feed(std::string_view bytes) {
       size_t most = bytes.size() < room ? bytes.size() : room;
       if (scan_ == Scan::Name) {
         while (n < most && kTcharTable[static_cast<unsigned char>(bytes[n])]) ++n;
-        name_.append(bytes.data(), n);
+        name_.append(bytes.substr(0, n));
       } else if (scan_ == Scan::Value) {
         while (n < most && bytes[n] != '\n' && bytes[n] != '\r' && !is_control(bytes[n])) ++n;
-        value_.append(bytes.data(), n);
+        value_.append(bytes.substr(0, n));
       }
       consumed_ += n;
       bytes.remove_prefix(n);
