@@ -233,7 +233,8 @@ std::optional<Result<pid_t>> Spawner::launch(const char* path, char* const* argv
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
     spare_.push_back(std::move(l));
-    if (clone_err == EINVAL) {
+    // Refused as such (an emulator, a sandbox's filter), not for want of resources: posix_spawn.
+    if (clone_err == EINVAL || clone_err == EPERM || clone_err == ENOSYS) {
       mode_ = Mode::WaitForExec;
       return std::nullopt;
     }

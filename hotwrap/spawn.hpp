@@ -82,7 +82,8 @@ class Spawner {
   struct Launch;  // a NoWait child's stack, arguments and exec result
   // The file actions for these child ends (-1: not piped), built if none are kept for them.
   Result<Actions*> actions_for(int in, int out, int err, bool tcsetpgrp);
-  // NoWait; nullopt when the clone is refused (EINVAL), which switches to posix_spawn for good.
+  // NoWait; nullopt when the clone is refused (EINVAL, EPERM, ENOSYS), which switches to
+  // posix_spawn for good.
   std::optional<Result<pid_t>> launch(const char* path, char* const* argv, char* const* envp,
                                       int in, int out, int err, bool tcsetpgrp);
   Mode mode_;
