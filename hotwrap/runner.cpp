@@ -145,6 +145,7 @@ Runner::Runner(Loop& loop, Reaper& reaper, const Config& config, const char* con
   auto exe = find_executable(config_.command.front(), std::getenv("PATH"));
   exe_ = exe ? *exe : config_.command.front();
   register_metrics();
+  reaper_.on_reaped([this](pid_t pid) { spawner_.reaped(pid); });
 }
 
 void Runner::register_metrics() {
@@ -175,12 +176,14 @@ void Runner::register_metrics() {
       "Calls that found no prespawned process ready and started their own (HOTWRAP_PRESPAWN=1).");
   spawn_failures_ = &m->counter(
       "hotwrap_spawn_failures_total",
-      "Times the command could not be started (posix_spawn failed), prespawns included.");
+      "Times the command could not be started (its process or its exec failed), prespawns "
+      "included.");
 }
 
 Runner::~Runner() {
   stop_prespawn();
   burials_.clear();
+  reaper_.on_reaped(nullptr);
 }
 
 std::unique_ptr<CallControl> Runner::start(CallHandler& handler, CallRequest request) {
@@ -262,10 +265,17 @@ void Runner::discard_warm(const char* why) {
 }
 
 void Runner::child_exited(int wstatus) {
-  // It died waiting (crashed on boot, or does not read stdin at all). A new one is started only
-  // after the next call, so a command that always exits at once cannot make hotwrap spin.
-  std::string why =
-      "exited before its call (status " + std::to_string(exit_code_from_status(wstatus)) + ")";
+  // It died waiting (crashed on boot, or does not read stdin at all), or could not be run. A new
+  // one is started only after the next call, so a command that always exits at once cannot make
+  // hotwrap spin.
+  if (!warm_) return;
+  std::string why;
+  if (int err = spawner_.exec_error(warm_->pid); err != 0) {
+    spawn_failures_->inc();
+    why = std::string("could not be started (") + std::strerror(err) + ")";
+  } else {
+    why = "exited before its call (status " + std::to_string(exit_code_from_status(wstatus)) + ")";
+  }
   discard_warm(why.c_str());
 }
 
@@ -592,6 +602,15 @@ void Call::child_exited(int wstatus) {
   // Anything it left running in its group dies with it: a background job must not outlive the
   // call, nor hold the reply hostage by keeping stdout open.
   kill_group(SIGKILL);
+  // Its exec failed (the file went away, or lost its x bit): the call was never run, as when the
+  // spawn itself fails.
+  if (int err = runner_.spawner_.exec_error(child_.pid); err != 0) {
+    log(Level::Error, id(), "cannot run %s: %s", runner_.argv_[0],
+        SysError{"execve", err}.describe().c_str());
+    runner_.spawn_failures_->inc();
+    finish({Outcome::Kind::NotStarted, err});
+    return;
+  }
   // What it wrote before exiting is in the pipes; take it without waiting for EOF, which a
   // process outside the group could withhold forever.
   if (stdout_) stdout_->drain(kDrainLimit);

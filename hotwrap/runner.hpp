@@ -291,7 +291,7 @@ class Runner final : public CallStarter, private ExitListener {
   BaseEnv env_;
   std::vector<char*> argv_;
   std::string exe_;  // argv[0] looked up in PATH
-  Spawner spawner_;
+  Spawner spawner_{Spawner::Mode::NoWait};
   size_t running_ = 0;
   Call* calls_ = nullptr;  // the running calls, newest first
   std::vector<std::unique_ptr<Burial>> burials_;

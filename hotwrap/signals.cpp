@@ -104,11 +104,13 @@ void Reaper::reap() {
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid < 0 && errno == EINTR) continue;
     if (pid <= 0) return;
-    auto it = listeners_.find(pid);
-    if (it == listeners_.end()) continue;  // an orphan, or a call already given up on
-    ExitListener* l = it->second;
-    listeners_.erase(it);
-    l->child_exited(status);
+    // An orphan, or a call already given up on, has no listener.
+    if (auto it = listeners_.find(pid); it != listeners_.end()) {
+      ExitListener* l = it->second;
+      listeners_.erase(it);
+      l->child_exited(status);
+    }
+    if (on_reaped_) on_reaped_(pid);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <unordered_map>
 #include <vector>
 
@@ -47,6 +48,10 @@ class Reaper {
   void watch(pid_t pid, ExitListener* listener) { listeners_[pid] = listener; }
   void forget(pid_t pid) { listeners_.erase(pid); }
 
+  // Told of every pid reaped, known or not, after its listener (the runner's spawner lets go of
+  // what the child's start needed). Empty: no one.
+  void on_reaped(std::function<void(pid_t)> f) { on_reaped_ = std::move(f); }
+
   // waitpid(-1, WNOHANG) until nothing is left to reap. Call on SIGCHLD.
   void reap();
 
@@ -54,6 +59,7 @@ class Reaper {
 
  private:
   std::unordered_map<pid_t, ExitListener*> listeners_;
+  std::function<void(pid_t)> on_reaped_;
 };
 
 }  // namespace hotwrap

@@ -1,12 +1,18 @@
 #include "hotwrap/spawn.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -53,6 +59,32 @@ class SpawnFileActions {
   posix_spawn_file_actions_t actions_{};
   int init_err_;
 };
+
+// A system call for a child that shares hotwrap's memory until its exec: it must not write
+// errno (that is hotwrap's running thread's) nor any other state of the C library's, so it calls
+// the kernel directly and gets -errno back.
+[[gnu::always_inline]] inline long raw_syscall(long n, long a = 0, long b = 0, long c = 0,
+                                               long d = 0) {
+#if defined(__x86_64__)
+  long ret;
+  register long r10 asm("r10") = d;
+  asm volatile("syscall"
+               : "=a"(ret)
+               : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+               : "rcx", "r11", "memory");
+  return ret;
+#elif defined(__aarch64__)
+  register long x8 asm("x8") = n;
+  register long x0 asm("x0") = a;
+  register long x1 asm("x1") = b;
+  register long x2 asm("x2") = c;
+  register long x3 asm("x3") = d;
+  asm volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+  return x0;
+#else
+#error "raw_syscall: x86_64 and aarch64 only"
+#endif
+}
 
 }  // namespace
 
@@ -102,8 +134,131 @@ class Spawner::Actions {
   SpawnFileActions file_actions_;
 };
 
-Spawner::Spawner() = default;
+// A NoWait child's start: what it reads until its exec, in memory hotwrap leaves alone until the
+// child has been reaped.
+struct Spawner::Launch {
+  static constexpr size_t kStackBytes = 32 << 10;  // the child calls only the kernel
+  std::unique_ptr<char[]> stack{new char[kStackBytes]};
+  std::string strings;          // path, argv and envp, each NUL-terminated
+  std::vector<char*> pointers;  // argv then envp, each null-terminated, into `strings`
+  char** argv = nullptr;
+  char** envp = nullptr;
+  int fds[3] = {-1, -1, -1};  // onto 0, 1, 2
+  bool tcsetpgrp = false;
+  std::atomic<int> exec_errno{0};
+
+  void set(const char* path, char* const* argv_in, char* const* envp_in) {
+    strings.clear();
+    pointers.clear();
+    std::vector<size_t> at;
+    auto add = [&](const char* text) {
+      at.push_back(strings.size());
+      strings.append(text);
+      strings.push_back('\0');
+    };
+    add(path);
+    size_t argc = 0;
+    for (; argv_in[argc] != nullptr; ++argc) add(argv_in[argc]);
+    size_t envc = 0;
+    for (; envp_in[envc] != nullptr; ++envc) add(envp_in[envc]);
+    // Pointers once every string is in place: appending may have moved them.
+    char* base = strings.data();
+    for (size_t i = 0; i < argc; ++i) pointers.push_back(base + at[1 + i]);
+    pointers.push_back(nullptr);
+    for (size_t i = 0; i < envc; ++i) pointers.push_back(base + at[1 + argc + i]);
+    pointers.push_back(nullptr);
+    argv = pointers.data();
+    envp = pointers.data() + argc + 1;
+    exec_errno.store(0, std::memory_order_relaxed);
+  }
+
+  // The child, from clone() to its exec: every signal still blocked (as the parent had them at
+  // the clone), each set to its default, its own process group, the terminal's foreground if it
+  // is given one, its stdio, then an empty mask and the exec. A failure is left in exec_errno
+  // for hotwrap, and the child exits 127.
+  // Not instrumented: a sanitizer's bookkeeping is the parent thread's, which goes on running.
+  __attribute__((no_sanitize("address", "undefined"))) static int run(void* self) {
+    auto* l = static_cast<Launch*>(self);
+    long dfl[4] = {};  // the kernel's struct sigaction: SIG_DFL, no flags, empty mask
+    for (long sig = 1; sig <= 64; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) raw_syscall(SYS_rt_sigaction, sig, long(dfl), 0, 8);
+    }
+    long r = raw_syscall(SYS_setpgid, 0, 0);
+    if (r == 0 && l->tcsetpgrp) {
+      pid_t me = static_cast<pid_t>(raw_syscall(SYS_getpid));
+      r = raw_syscall(SYS_ioctl, STDIN_FILENO, TIOCSPGRP, long(&me));
+    }
+    for (long target = 0; target < 3 && r >= 0; ++target) {
+      int fd = l->fds[target];
+      if (fd < 0) continue;
+      // dup3 refuses fd == target; there only close-on-exec must go.
+      r = fd == target ? raw_syscall(SYS_fcntl, fd, F_SETFD, 0)
+                       : raw_syscall(SYS_dup3, fd, target, 0);
+    }
+    if (r >= 0) {
+      uint64_t none = 0;
+      raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, long(&none), 0, 8);
+      r = raw_syscall(SYS_execve, long(l->strings.data()), long(l->argv), long(l->envp));
+    }
+    l->exec_errno.store(static_cast<int>(-r), std::memory_order_relaxed);
+    raw_syscall(SYS_exit_group, 127);
+    return 127;
+  }
+};
+
+Spawner::Spawner(Mode mode) : mode_(mode) {}
 Spawner::~Spawner() = default;
+
+std::optional<Result<pid_t>> Spawner::launch(const char* path, char* const* argv, char* const* envp,
+                                             int in, int out, int err, bool tcsetpgrp) {
+  std::unique_ptr<Launch> l;
+  if (!spare_.empty()) {
+    l = std::move(spare_.back());
+    spare_.pop_back();
+  } else {
+    l = std::make_unique<Launch>();
+  }
+  l->set(path, argv, envp);
+  l->fds[0] = in;
+  l->fds[1] = out;
+  l->fds[2] = err;
+  l->tcsetpgrp = tcsetpgrp;
+  // Blocked across the clone, so that no handler of hotwrap's runs in the child.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid =
+      ::clone(&Launch::run, l->stack.get() + Launch::kStackBytes, CLONE_VM | SIGCHLD, l.get());
+  int clone_err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    spare_.push_back(std::move(l));
+    // Refused as such (an emulator, a sandbox's filter), not for want of resources: posix_spawn.
+    if (clone_err == EINVAL || clone_err == EPERM || clone_err == ENOSYS) {
+      mode_ = Mode::WaitForExec;
+      return std::nullopt;
+    }
+    return sys_fail("clone", clone_err);
+  }
+  // Its own group at once for whoever signals it next, whether the child has got that far or
+  // not (EACCES once it has exec'd: then it has done this itself).
+  ::setpgid(pid, pid);
+  launches_.emplace(pid, std::move(l));
+  return pid;
+}
+
+int Spawner::exec_error(pid_t pid) const {
+  auto it = launches_.find(pid);
+  return it == launches_.end() ? 0 : it->second->exec_errno.load(std::memory_order_relaxed);
+}
+
+void Spawner::reaped(pid_t pid) {
+  auto it = launches_.find(pid);
+  if (it == launches_.end()) return;
+  // A few kept for the next children: a stack and buffers that are already there.
+  if (spare_.size() < 16) spare_.push_back(std::move(it->second));
+  launches_.erase(it);
+}
 
 Result<Spawner::Actions*> Spawner::actions_for(int in, int out, int err, bool tcsetpgrp) {
   for (auto& a : kept_) {
@@ -152,6 +307,14 @@ Result<Child> Spawner::spawn(const char* path, char* const* argv, char* const* e
   // the SIGTTOU a background tcsetpgrp would raise is not an issue.)
   bool tcsetpgrp = plan.in == Stdio::Inherit && ::isatty(STDIN_FILENO) == 1 &&
                    ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
+  if (mode_ == Mode::NoWait) {
+    if (auto pid =
+            launch(path, argv, envp, child_in.get(), child_out.get(), child_err.get(), tcsetpgrp)) {
+      if (!*pid) return std::unexpected(pid->error());
+      child.pid = **pid;
+      return child;
+    }
+  }
   auto actions = actions_for(child_in.get(), child_out.get(), child_err.get(), tcsetpgrp);
   if (!actions) return std::unexpected(actions.error());
   // The set-up calls, like posix_spawn, return their error number rather than setting errno.

@@ -4,7 +4,9 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "hotwrap/fd.hpp"
@@ -49,21 +51,46 @@ Result<Child> spawn_command(const char* path, char* const* argv, char* const* en
 // RLIMIT_NOFILE as the action is added (two getrlimit system calls each, six a call), and a call's
 // pipes get the same descriptor numbers as the last call's once hotwrap is in its steady state,
 // so the file actions built for those numbers serve again as they are.
+//
+// A Spawner that is told of its children's ends (reaped()) does not wait for the exec either:
+// posix_spawn's vfork holds the calling thread until the child has exec'd, and when the CPUs are
+// busy the child waits for one — hotwrap's one thread, and every call it serves, with it. Such a
+// spawner starts the child in hotwrap's memory without CLONE_VFORK, on a stack of its own, and
+// the child reports a failed exec in that memory, read once it has exited (exec_error()). Where
+// that clone is refused (qemu-user emulates only threads and forks), it uses posix_spawn.
 class Spawner {
  public:
-  Spawner();
+  enum class Mode {
+    WaitForExec,  // posix_spawn: the spawn's result is the exec's
+    NoWait,       // the exec's failure comes with the exit; reaped() must be called for every pid
+  };
+  explicit Spawner(Mode mode = Mode::WaitForExec);
   ~Spawner();
   Spawner(const Spawner&) = delete;
   Spawner& operator=(const Spawner&) = delete;
 
   Result<Child> spawn(const char* path, char* const* argv, char* const* envp, StdioPlan plan);
 
+  // NoWait: the errno of the exec of `pid` if it failed (the child then exited 127), else 0. Ask
+  // once the pid has been reaped, before reaped().
+  int exec_error(pid_t pid) const;
+  // A child has been reaped: what its start needed (stack, arguments) can go.
+  void reaped(pid_t pid);
+
  private:
   class Actions;  // file actions for one set of descriptor numbers
+  struct Launch;  // a NoWait child's stack, arguments and exec result
   // The file actions for these child ends (-1: not piped), built if none are kept for them.
   Result<Actions*> actions_for(int in, int out, int err, bool tcsetpgrp);
+  // NoWait; nullopt when the clone is refused (EINVAL, EPERM, ENOSYS), which switches to
+  // posix_spawn for good.
+  std::optional<Result<pid_t>> launch(const char* path, char* const* argv, char* const* envp,
+                                      int in, int out, int err, bool tcsetpgrp);
+  Mode mode_;
   std::vector<std::unique_ptr<Actions>> kept_;
   size_t next_slot_ = 0;  // the kept entry replaced next when all slots are taken
+  std::unordered_map<pid_t, std::unique_ptr<Launch>> launches_;  // children not reaped yet
+  std::vector<std::unique_ptr<Launch>> spare_;                   // for the next children
 };
 
 // Finds `name` as posix_spawnp would (PATH, or as given when it contains '/').

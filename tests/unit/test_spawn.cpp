@@ -73,3 +73,46 @@ TEST_CASE("a command that cannot be spawned: the error names the call, no descri
   CHECK(child.error().err == ENOENT);
   CHECK(open_fds() == before);
 }
+
+TEST_CASE(
+    "a spawner that does not wait for the exec: its group at once, the exec's error at exit") {
+  Spawner spawner(Spawner::Mode::NoWait);
+  char* envp[] = {const_cast<char*>("HOTWRAP_TEST=1"), nullptr};
+  auto run = [&](const char* path, std::vector<const char*> args, StdioPlan plan) {
+    std::vector<char*> argv;
+    for (const char* a : args) argv.push_back(const_cast<char*>(a));
+    argv.push_back(nullptr);
+    return spawner.spawn(path, argv.data(), envp, plan);
+  };
+  auto reap = [&](pid_t pid) {
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    int err = spawner.exec_error(pid);
+    spawner.reaped(pid);
+    return std::pair{status, err};
+  };
+  SUBCASE("a command that runs: its own process group, its stdio, the environment given") {
+    auto child = run("/bin/sh", {"sh", "-c", "echo \"$HOTWRAP_TEST\" $(cat)"},
+                     StdioPlan{Stdio::Pipe, Stdio::Pipe, Stdio::Inherit});
+    REQUIRE(child);
+    // Set by hotwrap too, so a signal to the group reaches it even before it runs.
+    CHECK(::getpgid(child->pid) == child->pid);
+    REQUIRE(::write(child->in.get(), "in", 2) == 2);
+    child->in.reset();
+    auto [status, err] = reap(child->pid);
+    CHECK(err == 0);
+    CHECK(exit_code_from_status(status) == 0);
+    char buf[64] = {};
+    ssize_t n = ::read(child->out.get(), buf, sizeof buf - 1);
+    CHECK(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0) == "1 in\n");
+  }
+  SUBCASE("a file that cannot be run: the spawn succeeds, the exit carries the errno") {
+    auto child = run("/nonexistent/no-such-command", {"x"}, StdioPlan{});
+    REQUIRE(child);
+    auto [status, err] = reap(child->pid);
+    CHECK(err == ENOENT);
+    CHECK(exit_code_from_status(status) == 127);
+    // Once reaped, nothing is kept of it.
+    CHECK(spawner.exec_error(child->pid) == 0);
+  }
+}
