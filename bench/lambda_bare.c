@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   snprintf(host, sizeof host, "%.*s", (int)(colon - api), api);
   inet_pton(AF_INET, host, &a.sin_addr);
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr*)&a, sizeof a) < 0) die("lambda_bare: connect: %s", strerror(errno));
+  if (fd < 0 || connect(fd, (struct sockaddr*)&a, sizeof a) < 0)
+    die("lambda_bare: connect: %s", strerror(errno));
   int on = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   static char event[1 << 20], out[1 << 20], req[512], id[128], sink[256];

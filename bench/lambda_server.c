@@ -121,8 +121,10 @@ int main(int argc, char** argv) {
   if (l < 0) die("lambda_server: socket: %s", strerror(errno));
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t alen = sizeof a;
-  if (bind(l, (struct sockaddr*)&a, sizeof a) < 0 || listen(l, 16) < 0) die("lambda_server: bind/listen: %s", strerror(errno));
-  if (getsockname(l, (struct sockaddr*)&a, &alen) < 0) die("lambda_server: getsockname: %s", strerror(errno));
+  if (bind(l, (struct sockaddr*)&a, sizeof a) < 0 || listen(l, 16) < 0)
+    die("lambda_server: bind/listen: %s", strerror(errno));
+  if (getsockname(l, (struct sockaddr*)&a, &alen) < 0)
+    die("lambda_server: getsockname: %s", strerror(errno));
   FILE* pf = fopen(argv[1], "w");
   if (pf == NULL) die("lambda_server: portfile: %s", strerror(errno));
   fprintf(pf, "%d\n", ntohs(a.sin_port));
