@@ -35,9 +35,10 @@ struct Child {
   UniqueFd err;  // hotwrap's (non-blocking) read end of the child's stderr, if piped
 };
 
-// Prepares, once at start-up, the signals every child gets reset to default: all of them. An
-// ignored disposition survives exec, whether hotwrap inherited it, set it (SIGPIPE) or glibc's
-// posix_spawn left it (its internal real-time signals).
+// Prepares, once at start-up and before hotwrap sets any disposition of its own, the signals every
+// child gets reset to default: all of them for posix_spawn (which otherwise leaves glibc's
+// internal real-time signals ignored); for a clone()d child those hotwrap inherited not at their
+// default, and SIGPIPE. An ignored disposition survives exec.
 void capture_inherited_signal_state();
 
 // Spawns the program at `path` (already looked up: see find_executable) with argv (null-terminated)

@@ -186,6 +186,22 @@ TEST_CASE("calls: the command starts with no blocked and no ignored signals") {
   CHECK(masks["SigIgn"] == 0);
 }
 
+TEST_CASE("calls: signals hotwrap inherited ignored are not ignored in the command") {
+  // A container runtime or a shell (nohup, a `trap ''`) can start hotwrap with signals ignored;
+  // an ignored disposition survives exec, so each must be set back for the command.
+  Server::Options o;
+  o.argv = {"grep", "-E", "^SigIgn:", "/proc/self/status"};
+  o.wrapper = {"sh", "-c", "trap '' HUP INT USR1 USR2 TERM; exec \"$@\"", "sh"};
+  Server srv(o);
+  Conn c = srv.connect();
+  Response r = c.call({});
+  INFO(r);
+  REQUIRE(r.status == 200);
+  auto colon = r.body.find(':');
+  REQUIRE(colon != std::string::npos);
+  CHECK(std::stoull(r.body.substr(colon + 1), nullptr, 16) == 0);
+}
+
 TEST_CASE("calls: connections are served concurrently") {
   // A slow call on one connection does not hold up a call on another one.
   Server srv({"sh", "-c", "read m; if [ \"$m\" = slow ]; then sleep 2; fi; echo \"$m\""});
