@@ -1,6 +1,7 @@
 #include "hotwrap/env.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace hotwrap {
@@ -35,6 +36,16 @@ constexpr std::string_view kUnsafeNames[] = {
     "RES_OPTIONS",   "TMPDIR",
     "GCONV_PATH",    "MALLOC_CHECK_",
 };
+constexpr size_t kLongestUnsafeName =
+    std::ranges::max(kUnsafeNames, {}, &std::string_view::size).size();
+// The bytes of a variable name: [A-Za-z0-9_].
+constexpr auto kNameByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  }
+  return t;
+}();
 // Prefixes (upper-cased) of whole families of such names.
 constexpr std::string_view kUnsafePrefixes[] = {"LD_", "BASH_FUNC_", "GLIBC_", "DYLD_"};
 
@@ -43,22 +54,27 @@ constexpr std::string_view kUnsafePrefixes[] = {"LD_", "BASH_FUNC_", "GLIBC_", "
 bool is_safe_call_env_name(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
   for (char c : name) {
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-      return false;
+    if (!kNameByte[static_cast<unsigned char>(c)]) return false;
   }
   // Compared case-insensitively in place: every variable of every call passes here, and an
   // upper-cased copy of each name was an allocation for the longer ones.
   auto iequal = [](std::string_view a, std::string_view upper_b) {
-    return a.size() == upper_b.size() && std::equal(a.begin(), a.end(), upper_b.begin(),
-                                                    [](char x, char y) { return upper(x) == y; });
+    return std::equal(a.begin(), a.end(), upper_b.begin(),
+                      [](char x, char y) { return upper(x) == y; });
   };
-  for (std::string_view n : kUnsafeNames) {
-    if (iequal(name, n)) return false;
+  // Most of a call's names (Http_Content_Type, HOTWRAP_CALL_ID) are longer than any unsafe one
+  // and skip the list; the others are compared only where length and first letter agree.
+  if (name.size() <= kLongestUnsafeName) {
+    char first = upper(name[0]);
+    for (std::string_view n : kUnsafeNames) {
+      if (n.size() == name.size() && n[0] == first && iequal(name, n)) return false;
+    }
   }
   for (std::string_view p : kUnsafePrefixes) {
-    if (name.size() >= p.size() && iequal(name.substr(0, p.size()), p)) return false;
+    if (name.size() >= p.size() && upper(name[0]) == p[0] && iequal(name.substr(0, p.size()), p))
+      return false;
   }
-  return !iends_with(name, "_proxy");
+  return upper(name.back()) != 'Y' || !iends_with(name, "_proxy");
 }
 
 void CallEnv::add(std::string_view name, std::string_view value) {

@@ -148,6 +148,7 @@ bool MessageParser::count_header_bytes(size_t n) {
 
 void MessageParser::begin_message(std::vector<Header>* fields) {
   fields_ = fields;
+  used_ = 0;
   field_.clear();
   value_.clear();
   header_bytes_ = 0;
@@ -162,7 +163,9 @@ int MessageParser::end_head(std::vector<Header>* trailers) {
     return -1;
   }
   head_done_ = true;
+  end_fields();
   fields_ = trailers;
+  used_ = 0;
   return 0;
 }
 
@@ -187,10 +190,19 @@ int MessageParser::on_header_value(llhttp_t* p, const char* at, size_t n) {
 int MessageParser::on_header_value_complete(llhttp_t* p) {
   MessageParser& s = base(p);
   if (s.fields_ != nullptr) {
-    if (s.fields_->size() >= s.limits_.max_headers) {
+    if (s.used_ >= s.limits_.max_headers) {
       return s.refuse_limit(Fault::HeadersTooLarge, "more ", " headers than the limit");
     }
-    s.fields_->push_back({std::move(s.field_), std::string(trim_trailing(s.value_))});
+    // Into the strings the previous message left, where there are some: a kept-alive
+    // connection's requests mostly carry the same headers, and then none of them allocates.
+    if (s.used_ < s.fields_->size()) {
+      Header& h = (*s.fields_)[s.used_];
+      h.name.assign(s.field_);
+      h.value.assign(trim_trailing(s.value_));
+    } else {
+      s.fields_->push_back({s.field_, std::string(trim_trailing(s.value_))});
+    }
+    ++s.used_;
   }
   s.field_.clear();
   s.value_.clear();
@@ -209,6 +221,7 @@ int MessageParser::on_body(llhttp_t* p, const char* at, size_t n) {
 
 int MessageParser::on_message_complete(llhttp_t* p) {
   MessageParser& s = base(p);
+  s.end_fields();
   s.keep_alive_ = llhttp_should_keep_alive(p) != 0;
   s.in_message_ = false;
   return HPE_PAUSED;
@@ -249,7 +262,10 @@ RequestError RequestParser::error() const {
 
 int RequestParser::on_message_begin(llhttp_t* p) {
   RequestParser& s = self(p);
-  s.head_ = RequestHead{};
+  // Cleared, not replaced: the strings keep their storage for this request (begin_message).
+  s.head_.method.clear();
+  s.head_.url.clear();
+  s.head_.http11 = true;
   s.begin_message(&s.head_.headers);
   return 0;
 }

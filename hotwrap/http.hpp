@@ -148,7 +148,13 @@ class MessageParser {
   const char* noun_;
   llhttp_settings_t settings_;
   llhttp_t parser_;
+  // The fields of the message so far are the first used_ of *fields_; those after them are the
+  // previous message's, reused, until end_fields() drops them.
+  void end_fields() {
+    if (fields_ != nullptr) fields_->resize(used_);
+  }
   std::vector<Header>* fields_ = nullptr;  // where header fields go now; nullptr: dropped
+  size_t used_ = 0;
   std::string field_;
   std::string value_;
   std::vector<std::string_view> body_;

@@ -173,24 +173,23 @@ struct Spawner::Launch {
   std::atomic<int> exec_errno{0};
 
   void set(const char* path, char* const* argv_in, char* const* envp_in) {
+    size_t argc = 0, envc = 0, bytes = std::strlen(path) + 1;
+    for (; argv_in[argc] != nullptr; ++argc) bytes += std::strlen(argv_in[argc]) + 1;
+    for (; envp_in[envc] != nullptr; ++envc) bytes += std::strlen(envp_in[envc]) + 1;
+    // Reserved whole first: nothing below reallocates, so each pointer taken stays valid.
     strings.clear();
+    strings.reserve(bytes);
     pointers.clear();
-    std::vector<size_t> at;
+    pointers.reserve(argc + envc + 2);
     auto add = [&](const char* text) {
-      at.push_back(strings.size());
-      strings.append(text);
-      strings.push_back('\0');
+      char* at = strings.data() + strings.size();
+      strings.append(text, std::strlen(text) + 1);  // with its NUL
+      return at;
     };
     add(path);
-    size_t argc = 0;
-    for (; argv_in[argc] != nullptr; ++argc) add(argv_in[argc]);
-    size_t envc = 0;
-    for (; envp_in[envc] != nullptr; ++envc) add(envp_in[envc]);
-    // Pointers once every string is in place: appending may have moved them.
-    char* base = strings.data();
-    for (size_t i = 0; i < argc; ++i) pointers.push_back(base + at[1 + i]);
+    for (size_t i = 0; i < argc; ++i) pointers.push_back(add(argv_in[i]));
     pointers.push_back(nullptr);
-    for (size_t i = 0; i < envc; ++i) pointers.push_back(base + at[1 + argc + i]);
+    for (size_t i = 0; i < envc; ++i) pointers.push_back(add(envp_in[i]));
     pointers.push_back(nullptr);
     argv = pointers.data();
     envp = pointers.data() + argc + 1;
@@ -365,7 +364,7 @@ Result<Child> Spawner::spawn(const char* path, char* const* argv, char* const* e
 
 Result<std::string> find_executable(const std::string& name, const char* path_env) {
   auto check = [](const std::string& path) -> int {
-    struct stat st {};
+    struct stat st{};
     if (::stat(path.c_str(), &st) != 0) return ENOENT;
     if (S_ISDIR(st.st_mode) || ::access(path.c_str(), X_OK) != 0) return EACCES;
     return 0;

@@ -73,24 +73,25 @@ Verdict http_verdict(const Outcome* o, const CgiHead* cgi, const std::string& id
   return v;
 }
 
-// `x-foo-bar` → `X_Foo_Bar`, as Go's canonical header names make it; nullopt for a name with a
-// byte a variable name cannot hold.
-std::optional<std::string> variable_part(std::string_view header) {
-  std::string out;
+// Appends `x-foo-bar` as `X_Foo_Bar` (Go's canonical header name, `-` made `_`) to `out`; false,
+// with `out` partly written, for a name with a byte a variable name cannot hold.
+bool append_variable_part(std::string& out, std::string_view header) {
+  size_t at = out.size();
+  out.resize(at + header.size());
   bool upper = true;
   for (char c : header) {
     if (c == '-' || c == '_') {
-      out += '_';
+      out[at++] = '_';
       upper = true;
       continue;
     }
     bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alpha && !(c >= '0' && c <= '9')) return std::nullopt;
+    if (!alpha && !(c >= '0' && c <= '9')) return false;
     if (alpha) c = upper ? static_cast<char>(c & ~0x20) : static_cast<char>(c | 0x20);
-    out += c;
+    out[at++] = c;
     upper = false;
   }
-  return out;
+  return true;
 }
 
 }  // namespace
@@ -126,10 +127,14 @@ void add_http_request_env(CallEnv& env, const RequestHead& head) {
   if (auto q = head.url.find('?'); q != std::string::npos) {
     env.add("Http_Query", std::string_view(head.url).substr(q + 1));
   }
+  // One buffer for every name: a call has a dozen headers.
+  std::string name;
+  name.reserve(64);
   for (const Header& h : head.headers) {
     // httpoxy: a `Proxy` header must never become a proxy setting, whatever it is named.
     if (iequals(h.name, "Proxy")) continue;
-    if (auto part = variable_part(h.name)) env.add("Http_" + *part, h.value);
+    name.assign("Http_");
+    if (append_variable_part(name, h.name)) env.add(name, h.value);
   }
 }
 
