@@ -99,6 +99,7 @@ void add_cgi_request_env(CallEnv& env, const CgiRequest& r) {
   Target t = split_target(valid_header_value(r.target) ? r.target : std::string_view());
   bool https = iequals(t.scheme, "https");
   const std::string* host_header = find_header(r.headers, "Host");
+  if (host_header != nullptr && !valid_header_value(*host_header)) host_header = nullptr;
   auto [host, port] = split_authority(!t.authority.empty()     ? t.authority
                                       : host_header != nullptr ? std::string_view(*host_header)
                                                                : std::string_view());
