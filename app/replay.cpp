@@ -184,8 +184,8 @@ Verdict verdict_for(const std::string& contract, const CallEnv& env, const std::
   }
   if (contract == "http") return http_call_verdict(&o, cgi, id, config);
   if (contract.starts_with("fn-") && contract != "fn-default") {
-    const std::string* intent = env.find("FN_INTENT");
-    bool trigger = intent != nullptr && iequals(*intent, "httprequest");
+    auto intent = env.find("FN_INTENT");
+    bool trigger = intent && iequals(*intent, "httprequest");
     return fn_policy(trigger, config)(&o, cgi);
   }
   // The cold format answers with its exit code, and its stdout was not captured.

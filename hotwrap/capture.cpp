@@ -255,7 +255,8 @@ class CapturedCall final : public CallControl, private CallHandler {
                std::shared_ptr<CaptureStarter::Record> record)
       : outer_(outer), record_(std::move(record)) {
     record_->meta = request.meta;
-    record_->env.assign(request.env.vars().begin(), request.env.vars().end());
+    record_->env.clear();
+    for (auto [name, value] : request.env.vars()) record_->env.emplace_back(name, value);
     inner_ = inner.start(*this, std::move(request));
     record_->id = inner_->id();  // the runner makes one when the platform gave none
   }

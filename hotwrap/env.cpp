@@ -1,8 +1,8 @@
 #include "hotwrap/env.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
+#include <iterator>
 
 namespace hotwrap {
 
@@ -36,13 +36,35 @@ constexpr std::string_view kUnsafeNames[] = {
     "RES_OPTIONS",   "TMPDIR",
     "GCONV_PATH",    "MALLOC_CHECK_",
 };
+constexpr size_t kUnsafeCount = std::size(kUnsafeNames);
 constexpr size_t kLongestUnsafeName =
     std::ranges::max(kUnsafeNames, {}, &std::string_view::size).size();
+// kUnsafeNames by length: names[first[n] .. first[n + 1]) are those of n bytes. A name is
+// compared only with the two or three of its own length: every variable of every call is checked.
+struct UnsafeByLength {
+  std::string_view names[kUnsafeCount];
+  unsigned char first[kLongestUnsafeName + 2];
+};
+constexpr UnsafeByLength kUnsafeByLength = [] {
+  UnsafeByLength t{};
+  size_t k = 0;
+  for (size_t len = 0; len <= kLongestUnsafeName; ++len) {
+    t.first[len] = static_cast<unsigned char>(k);
+    for (std::string_view n : kUnsafeNames) {
+      if (n.size() == len) t.names[k++] = n;
+    }
+  }
+  t.first[kLongestUnsafeName + 1] = static_cast<unsigned char>(k);
+  return t;
+}();
 // The bytes of a variable name: [A-Za-z0-9_].
-constexpr auto kNameByte = [] {
-  std::array<bool, 256> t{};
+constexpr struct NameBytes {
+  bool ok[256];
+} kNameByte = [] {
+  NameBytes t{};
   for (int c = 0; c < 256; ++c) {
-    t[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    t.ok[c] =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
   }
   return t;
 }();
@@ -53,48 +75,46 @@ constexpr std::string_view kUnsafePrefixes[] = {"LD_", "BASH_FUNC_", "GLIBC_", "
 
 bool is_safe_call_env_name(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  // The name upper-cased as far as any unsafe name or prefix reaches, checked byte by byte.
+  char up[kLongestUnsafeName];
+  size_t n = 0;
   for (char c : name) {
-    if (!kNameByte[static_cast<unsigned char>(c)]) return false;
+    if (!kNameByte.ok[static_cast<unsigned char>(c)]) return false;
+    if (n < sizeof up) up[n++] = upper(c);
   }
-  // Compared case-insensitively in place: every variable of every call passes here, and an
-  // upper-cased copy of each name was an allocation for the longer ones.
-  auto iequal = [](std::string_view a, std::string_view upper_b) {
-    return std::equal(a.begin(), a.end(), upper_b.begin(),
-                      [](char x, char y) { return upper(x) == y; });
-  };
-  // Most of a call's names (Http_Content_Type, HOTWRAP_CALL_ID) are longer than any unsafe one
-  // and skip the list; the others are compared only where length and first letter agree.
+  std::string_view head(up, n);
   if (name.size() <= kLongestUnsafeName) {
-    char first = upper(name[0]);
-    for (std::string_view n : kUnsafeNames) {
-      if (n.size() == name.size() && n[0] == first && iequal(name, n)) return false;
+    const UnsafeByLength& t = kUnsafeByLength;
+    for (size_t i = t.first[name.size()]; i < t.first[name.size() + 1]; ++i) {
+      if (head == t.names[i]) return false;
     }
   }
   for (std::string_view p : kUnsafePrefixes) {
-    if (name.size() >= p.size() && upper(name[0]) == p[0] && iequal(name.substr(0, p.size()), p))
-      return false;
+    if (head.starts_with(p)) return false;
   }
-  return upper(name.back()) != 'Y' || !iends_with(name, "_proxy");
+  return !iends_with(name, "_proxy");
 }
 
 void CallEnv::add(std::string_view name, std::string_view value) {
-  for (auto& [n, v] : vars_) {
-    if (n == name) {
-      v.append(", ").append(value);
+  for (Var& v : vars_) {
+    if (v.name() == name) {
+      v.line.append(", ").append(value);
       return;
     }
   }
   // A call's protocol, the runner and CGI add a dozen or more: one allocation for the list
   // instead of one at each doubling.
   if (vars_.capacity() == 0) vars_.reserve(16);
-  vars_.emplace_back(name, value);
+  Var& v = vars_.emplace_back(Var{{}, name.size()});
+  v.line.reserve(name.size() + 1 + value.size());
+  v.line.append(name).append(1, '=').append(value);
 }
 
-const std::string* CallEnv::find(std::string_view name) const {
-  for (const auto& [n, v] : vars_) {
-    if (n == name) return &v;
+std::optional<std::string_view> CallEnv::find(std::string_view name) const {
+  for (const Var& v : vars_) {
+    if (v.name() == name) return v.value();
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 BaseEnv::BaseEnv(const char* const* base) {
@@ -109,12 +129,8 @@ BaseEnv::BaseEnv(const char* const* base) {
 
 char* const* BaseEnv::envp(const CallEnv& env) {
   envp_.assign(base_.begin(), base_.end());
-  auto vars = env.vars();
-  if (lines_.size() < vars.size()) lines_.resize(vars.size());
-  for (size_t i = 0; i < vars.size(); ++i) {
-    lines_[i].assign(vars[i].first).append("=").append(vars[i].second);
-    envp_.push_back(lines_[i].data());
-  }
+  // posix_spawn and execve take char* const*; the lines are never written through these.
+  for (const CallEnv::Var& v : env.lines()) envp_.push_back(const_cast<char*>(v.line.c_str()));
   envp_.push_back(nullptr);
   return envp_.data();
 }

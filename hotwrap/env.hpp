@@ -2,6 +2,9 @@
 // protocol. The rules that protect the container live here, whatever the protocol's naming.
 #pragma once
 
+#include <cstddef>
+#include <iterator>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,21 +25,59 @@ bool is_safe_call_env_name(std::string_view name);
 // ", " (repeated headers).
 class CallEnv {
  public:
+  // One variable as the command gets it, `NAME=value`: written once, handed to exec as it is.
+  struct Var {
+    std::string line;
+    size_t name_size;
+    std::string_view name() const { return std::string_view(line).substr(0, name_size); }
+    std::string_view value() const { return std::string_view(line).substr(name_size + 1); }
+  };
+  // (name, value) views of each variable, in the order first added; valid until the next add.
+  class View {
+   public:
+    struct iterator {
+      using iterator_category = std::input_iterator_tag;
+      using value_type = std::pair<std::string_view, std::string_view>;
+      using difference_type = std::ptrdiff_t;
+      using pointer = void;
+      using reference = value_type;
+      const Var* at;
+      value_type operator*() const { return {at->name(), at->value()}; }
+      iterator& operator++() {
+        ++at;
+        return *this;
+      }
+      iterator operator++(int) {
+        iterator was = *this;
+        ++at;
+        return was;
+      }
+      bool operator==(const iterator&) const = default;
+    };
+    explicit View(std::span<const Var> vars) : vars_(vars) {}
+    iterator begin() const { return {vars_.data()}; }
+    iterator end() const { return {vars_.data() + vars_.size()}; }
+    size_t size() const { return vars_.size(); }
+
+   private:
+    std::span<const Var> vars_;
+  };
+
   void add(std::string_view name, std::string_view value);
   void clear() { vars_.clear(); }
   bool empty() const { return vars_.empty(); }
-  // Names and values, in the order first added.
-  std::span<const std::pair<std::string, std::string>> vars() const { return vars_; }
-  // The value of `name`, or nullptr.
-  const std::string* find(std::string_view name) const;
+  View vars() const { return View(vars_); }
+  std::span<const Var> lines() const { return vars_; }
+  // The value of `name`, or nullopt; valid until the next add.
+  std::optional<std::string_view> find(std::string_view name) const;
   // Keeps only the variables `keep` returns true for.
   template <typename Pred>
   void keep_if(Pred keep) {
-    std::erase_if(vars_, [&](const auto& v) { return !keep(v.first); });
+    std::erase_if(vars_, [&](const Var& v) { return !keep(v.name()); });
   }
 
  private:
-  std::vector<std::pair<std::string, std::string>> vars_;
+  std::vector<Var> vars_;
 };
 
 // The container's environment, captured once at start-up, and the envp of each call built on it.
@@ -55,13 +96,12 @@ class BaseEnv {
   }
 
   // Null-terminated envp for posix_spawn: the base, then `env` (already admitted). Valid until
-  // the next envp().
+  // the next envp() and while `env` is unchanged.
   char* const* envp(const CallEnv& env);
 
  private:
   std::vector<char*> base_;
   std::unordered_set<std::string_view> base_names_;
-  std::vector<std::string> lines_;
   std::vector<char*> envp_;
 };
 

@@ -28,8 +28,7 @@ constexpr std::chrono::microseconds kOutputWatchDelay(2000);
 // The call's environment for a prespawned process, one `NAME='value'` a line (sh-quoted, so a
 // script can `. "$FN_CALL_ENV_FILE"`). Written before any body byte is sent, so it is complete
 // by the time the process sees its input.
-bool write_env_file(const std::string& path,
-                    std::span<const std::pair<std::string, std::string>> vars) {
+bool write_env_file(const std::string& path, CallEnv::View vars) {
   std::string text;
   for (const auto& [name, value] : vars) {
     text += name;

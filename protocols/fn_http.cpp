@@ -116,10 +116,10 @@ Route route_http_request(const RequestHead& head, const Config& config) {
   }
   if (config.cgi) {
     // The agent's Fn_method and Fn_request_url are the caller's; the request line is its own.
-    const std::string* method = env.find("FN_METHOD");
-    const std::string* url = env.find("FN_REQUEST_URL");
-    add_fn_cgi_env(env, head.headers, trigger, method != nullptr ? *method : head.method,
-                   url != nullptr ? *url : head.url);
+    // Copied: adding to `env` may move what its find() points at.
+    std::string method(env.find("FN_METHOD").value_or(head.method));
+    std::string url(env.find("FN_REQUEST_URL").value_or(head.url));
+    add_fn_cgi_env(env, head.headers, trigger, method, url);
   }
   r.request.id = std::move(id);
   r.request.meta.contract = "fn-http";

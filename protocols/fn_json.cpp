@@ -170,9 +170,9 @@ void JsonFormat::begin_call() {
   request.env = std::move(call->env);
   if (cfg_.cgi) {
     // The frame's content_type is the request's, when its headers do not repeat it.
-    const std::string* type = request.env.find("FN_CONTENT_TYPE");
-    if (type != nullptr && find_header(call->headers, "Content-Type") == nullptr) {
-      call->headers.push_back({"Content-Type", *type});
+    auto type = request.env.find("FN_CONTENT_TYPE");
+    if (type && find_header(call->headers, "Content-Type") == nullptr) {
+      call->headers.push_back({"Content-Type", std::string(*type)});
     }
     add_fn_cgi_env(request.env, call->headers, call->trigger, call->method, call->url,
                    call->body.size());

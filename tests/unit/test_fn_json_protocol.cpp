@@ -63,7 +63,7 @@ TEST_CASE("json protocol: a frame is a call with its environment; its output the
   auto* c = f.calls.current();
   REQUIRE(c != nullptr);
   CHECK(c->request.id == "c1");
-  REQUIRE(c->request.env.find("FN_CALL_ID") != nullptr);
+  REQUIRE(c->request.env.find("FN_CALL_ID"));
   CHECK(*c->request.env.find("FN_INTENT") == "httprequest");
   CHECK(c->input == "hi");
   CHECK(c->input_ended);
