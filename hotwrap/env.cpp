@@ -97,7 +97,7 @@ bool is_safe_call_env_name(std::string_view name) {
 
 void CallEnv::add(std::string_view name, std::string_view value) {
   for (Var& v : vars_) {
-    if (v.name() == name) {
+    if (v.name_size == name.size() && v.name() == name) {
       v.line.append(", ").append(value);
       return;
     }

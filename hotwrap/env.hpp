@@ -29,8 +29,10 @@ class CallEnv {
   struct Var {
     std::string line;
     size_t name_size;
-    std::string_view name() const { return std::string_view(line).substr(0, name_size); }
-    std::string_view value() const { return std::string_view(line).substr(name_size + 1); }
+    std::string_view name() const { return {line.data(), name_size}; }
+    std::string_view value() const {
+      return {line.data() + name_size + 1, line.size() - name_size - 1};
+    }
   };
   // (name, value) views of each variable, in the order first added; valid until the next add.
   class View {
@@ -95,6 +97,9 @@ class BaseEnv {
     env.keep_if([this](std::string_view n) { return admits(n); });
   }
 
+  // How many variables the base has: the first entries of every envp(), strings that live as
+  // long as the process (the environment hotwrap was started with).
+  size_t base_size() const { return base_.size(); }
   // Null-terminated envp for posix_spawn: the base, then `env` (already admitted). Valid until
   // the next envp() and while `env` is unchanged.
   char* const* envp(const CallEnv& env);

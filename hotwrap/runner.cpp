@@ -243,7 +243,8 @@ void Runner::refill() {
   CallEnv env;
   for (const std::string& name : options_.env_file_names) env.add(name, warm_env_file_);
   env_.admit(env);
-  auto child = spawner_.spawn(exe_.c_str(), argv_.data(), env_.envp(env), with_log_plan({}));
+  auto child = spawner_.spawn(exe_.c_str(), argv_.data(), env_.envp(env), with_log_plan({}),
+                              env_.base_size());
   if (!child) {
     spawn_failures_->inc();
     // Not fatal: the next call spawns the usual way and reports the error if it persists.
@@ -312,7 +313,7 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, CallEnv& env, std::str
       env_file = std::move(path);
     }
   }
-  auto child = spawner_.spawn(exe_.c_str(), argv_.data(), env_.envp(env), plan);
+  auto child = spawner_.spawn(exe_.c_str(), argv_.data(), env_.envp(env), plan, env_.base_size());
   if (!child) spawn_failures_->inc();
   return child;
 }

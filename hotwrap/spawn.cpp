@@ -172,10 +172,13 @@ struct Spawner::Launch {
   bool tcsetpgrp = false;
   std::atomic<int> exec_errno{0};
 
-  void set(const char* path, char* const* argv_in, char* const* envp_in) {
+  // Copies what the child needs, but the first `stable_env` strings of envp_in: those stay put.
+  void set(const char* path, char* const* argv_in, char* const* envp_in, size_t stable_env) {
     size_t argc = 0, envc = 0, bytes = std::strlen(path) + 1;
     for (; argv_in[argc] != nullptr; ++argc) bytes += std::strlen(argv_in[argc]) + 1;
-    for (; envp_in[envc] != nullptr; ++envc) bytes += std::strlen(envp_in[envc]) + 1;
+    for (; envp_in[envc] != nullptr; ++envc) {
+      if (envc >= stable_env) bytes += std::strlen(envp_in[envc]) + 1;
+    }
     // Reserved whole first: nothing below reallocates, so each pointer taken stays valid.
     strings.clear();
     strings.reserve(bytes);
@@ -189,7 +192,8 @@ struct Spawner::Launch {
     add(path);
     for (size_t i = 0; i < argc; ++i) pointers.push_back(add(argv_in[i]));
     pointers.push_back(nullptr);
-    for (size_t i = 0; i < envc; ++i) pointers.push_back(add(envp_in[i]));
+    for (size_t i = 0; i < envc; ++i)
+      pointers.push_back(i < stable_env ? envp_in[i] : add(envp_in[i]));
     pointers.push_back(nullptr);
     argv = pointers.data();
     envp = pointers.data() + argc + 1;
@@ -234,7 +238,8 @@ Spawner::Spawner(Mode mode) : mode_(mode) {}
 Spawner::~Spawner() = default;
 
 std::optional<Result<pid_t>> Spawner::launch(const char* path, char* const* argv, char* const* envp,
-                                             int in, int out, int err, bool tcsetpgrp) {
+                                             size_t stable_env, int in, int out, int err,
+                                             bool tcsetpgrp) {
   std::unique_ptr<Launch> l;
   if (!spare_.empty()) {
     l = std::move(spare_.back());
@@ -242,7 +247,7 @@ std::optional<Result<pid_t>> Spawner::launch(const char* path, char* const* argv
   } else {
     l = std::make_unique<Launch>();
   }
-  l->set(path, argv, envp);
+  l->set(path, argv, envp, stable_env);
   l->fds[0] = in;
   l->fds[1] = out;
   l->fds[2] = err;
@@ -307,8 +312,8 @@ Result<Child> spawn_command(const char* path, char* const* argv, char* const* en
   return once.spawn(path, argv, envp, plan);
 }
 
-Result<Child> Spawner::spawn(const char* path, char* const* argv, char* const* envp,
-                             StdioPlan plan) {
+Result<Child> Spawner::spawn(const char* path, char* const* argv, char* const* envp, StdioPlan plan,
+                             size_t stable_env) {
   Child child;
   // The child's ends are closed here once it has them; ours stay in `child`.
   UniqueFd child_in, child_out, child_err;
@@ -332,8 +337,8 @@ Result<Child> Spawner::spawn(const char* path, char* const* argv, char* const* e
   bool tcsetpgrp = plan.in == Stdio::Inherit && ::isatty(STDIN_FILENO) == 1 &&
                    ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
   if (mode_ == Mode::NoWait) {
-    if (auto pid =
-            launch(path, argv, envp, child_in.get(), child_out.get(), child_err.get(), tcsetpgrp)) {
+    if (auto pid = launch(path, argv, envp, stable_env, child_in.get(), child_out.get(),
+                          child_err.get(), tcsetpgrp)) {
       if (!*pid) return std::unexpected(pid->error());
       child.pid = **pid;
       return child;

@@ -70,7 +70,11 @@ class Spawner {
   Spawner(const Spawner&) = delete;
   Spawner& operator=(const Spawner&) = delete;
 
-  Result<Child> spawn(const char* path, char* const* argv, char* const* envp, StdioPlan plan);
+  // `stable_env`: how many of envp's first strings stay where they are for as long as any child
+  // lives (the container's own environment): a NoWait child reads those in place, and is given a
+  // copy of the rest.
+  Result<Child> spawn(const char* path, char* const* argv, char* const* envp, StdioPlan plan,
+                      size_t stable_env = 0);
 
   // NoWait: the errno of the exec of `pid` if it failed (the child then exited 127), else 0. Ask
   // once the pid has been reaped, before reaped().
@@ -86,7 +90,7 @@ class Spawner {
   // NoWait; nullopt when the clone is refused (EINVAL, EPERM, ENOSYS), which switches to
   // posix_spawn for good.
   std::optional<Result<pid_t>> launch(const char* path, char* const* argv, char* const* envp,
-                                      int in, int out, int err, bool tcsetpgrp);
+                                      size_t stable_env, int in, int out, int err, bool tcsetpgrp);
   Mode mode_;
   std::vector<std::unique_ptr<Actions>> kept_;
   size_t next_slot_ = 0;  // the kept entry replaced next when all slots are taken
