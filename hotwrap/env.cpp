@@ -8,7 +8,7 @@ namespace hotwrap {
 
 namespace {
 
-char upper(char c) {
+constexpr char upper(char c) {
   return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
 }
 
@@ -57,14 +57,15 @@ constexpr UnsafeByLength kUnsafeByLength = [] {
   t.first[kLongestUnsafeName + 1] = static_cast<unsigned char>(k);
   return t;
 }();
-// The bytes of a variable name: [A-Za-z0-9_].
+// Each byte of a variable name ([A-Za-z0-9_]) upper-cased; 0 for a byte a name cannot hold.
 constexpr struct NameBytes {
-  bool ok[256];
+  char upper[256];
 } kNameByte = [] {
   NameBytes t{};
   for (int c = 0; c < 256; ++c) {
-    t.ok[c] =
+    bool ok =
         (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    t.upper[c] = ok ? upper(static_cast<char>(c)) : '\0';
   }
   return t;
 }();
@@ -79,8 +80,9 @@ bool is_safe_call_env_name(std::string_view name) {
   char up[kLongestUnsafeName];
   size_t n = 0;
   for (char c : name) {
-    if (!kNameByte.ok[static_cast<unsigned char>(c)]) return false;
-    if (n < sizeof up) up[n++] = upper(c);
+    char u = kNameByte.upper[static_cast<unsigned char>(c)];
+    if (u == '\0') return false;
+    if (n < sizeof up) up[n++] = u;
   }
   std::string_view head(up, n);
   if (name.size() <= kLongestUnsafeName) {
