@@ -184,6 +184,8 @@ class RequestParser : public MessageParser {
   // it cut a message short.
   bool finish();
 
+  // The request's head, once a step has reported `head` (before that, its headers may still be
+  // the previous request's).
   const RequestHead& head() const { return head_; }
   RequestError error() const;
 
