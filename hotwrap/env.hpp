@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstddef>
-#include <iterator>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,41 +34,15 @@ class CallEnv {
       return {line.data() + name_size + 1, line.size() - name_size - 1};
     }
   };
-  // (name, value) views of each variable, in the order first added; valid until the next add.
-  class View {
-   public:
-    struct iterator {
-      using iterator_category = std::input_iterator_tag;
-      using value_type = std::pair<std::string_view, std::string_view>;
-      using difference_type = std::ptrdiff_t;
-      using pointer = void;
-      using reference = value_type;
-      const Var* at;
-      value_type operator*() const { return {at->name(), at->value()}; }
-      iterator& operator++() {
-        ++at;
-        return *this;
-      }
-      iterator operator++(int) {
-        iterator was = *this;
-        ++at;
-        return was;
-      }
-      bool operator==(const iterator&) const = default;
-    };
-    explicit View(std::span<const Var> vars) : vars_(vars) {}
-    iterator begin() const { return {vars_.data()}; }
-    iterator end() const { return {vars_.data() + vars_.size()}; }
-    size_t size() const { return vars_.size(); }
-
-   private:
-    std::span<const Var> vars_;
-  };
-
   void add(std::string_view name, std::string_view value);
   void clear() { vars_.clear(); }
   bool empty() const { return vars_.empty(); }
-  View vars() const { return View(vars_); }
+  // (name, value) views of each variable, in the order first added; valid until the next add.
+  auto vars() const {
+    return std::views::transform(vars_, [](const Var& v) {
+      return std::pair<std::string_view, std::string_view>(v.name(), v.value());
+    });
+  }
   std::span<const Var> lines() const { return vars_; }
   // The value of `name`, or nullopt; valid until the next add.
   std::optional<std::string_view> find(std::string_view name) const;

@@ -28,9 +28,9 @@ constexpr std::chrono::microseconds kOutputWatchDelay(2000);
 // The call's environment for a prespawned process, one `NAME='value'` a line (sh-quoted, so a
 // script can `. "$FN_CALL_ENV_FILE"`). Written before any body byte is sent, so it is complete
 // by the time the process sees its input.
-bool write_env_file(const std::string& path, CallEnv::View vars) {
+bool write_env_file(const std::string& path, const CallEnv& env) {
   std::string text;
-  for (const auto& [name, value] : vars) {
+  for (const auto& [name, value] : env.vars()) {
     text += name;
     text += "='";
     for (char c : value) {
@@ -289,7 +289,7 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, CallEnv& env, std::str
     bool dead =
         ::waitid(P_PID, static_cast<id_t>(warm_->pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
         info.si_pid == warm_->pid;
-    if (!dead && write_env_file(warm_env_file_, env.vars())) {
+    if (!dead && write_env_file(warm_env_file_, env)) {
       Child c = std::move(*warm_);
       warm_.reset();
       reaper_.forget(c.pid);
@@ -305,7 +305,7 @@ Result<Child> Runner::obtain_child(const StdioPlan& plan, CallEnv& env, std::str
     // Started for the call itself, it has the variables in its environment; it gets the file too,
     // so that a program written for prespawn finds them the same way whichever process serves.
     std::string path = next_env_file();
-    if (write_env_file(path, env.vars())) {
+    if (write_env_file(path, env)) {
       CallEnv names;
       for (const std::string& name : options_.env_file_names) names.add(name, path);
       env_.admit(names);
