@@ -27,7 +27,7 @@ RUN set -e; \
     case "$target" in amd64|arm64) ;; \
       *) echo "hotwrap builds for linux/amd64 and linux/arm64, not $target" >&2; exit 1 ;; esac; \
     echo "$target" >/etc/hotwrap-target; \
-    packages="build-essential cmake nlohmann-json3-dev node-llhttp file"; \
+    packages="build-essential cmake lld nlohmann-json3-dev node-llhttp file"; \
     if [ "$target" = "$buildarch" ]; then \
       packages="$packages libevent-dev"; \
     else \

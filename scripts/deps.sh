@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a build needs, only those missing. Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-packages=(build-essential cmake libevent-dev nlohmann-json3-dev doctest-dev node-llhttp curl file)
+packages=(build-essential cmake lld libevent-dev nlohmann-json3-dev doctest-dev node-llhttp curl file)
 if [[ "${1:-build}" == test ]]; then
   # clang-19: the sanitizer and libFuzzer builds (clang 14 cannot parse libstdc++'s <expected>).
   # prometheus: its promtool and server check the metrics endpoint (tests/e2e/test_metrics.cpp).
