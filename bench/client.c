@@ -80,6 +80,7 @@ static int cmd_lat(char** argv) {
     bmed[s] = malloc(sizeof(double) * (size_t)batches);
   }
   double* ratio = malloc(sizeof(double) * (size_t)batches);
+  double* null_ratio = malloc(sizeof(double) * (size_t)batches);
 
   /* Warm-up: page cache, the kept-alive connections, hotwrap's first allocations. */
   for (int i = 0; i < 50; i++) {
@@ -106,6 +107,7 @@ static int cmd_lat(char** argv) {
       memcpy(all[s] + (size_t)b * (size_t)calls, t[s], sizeof(double) * (size_t)calls);
     }
     ratio[b] = bmed[HW][b] / bmed[BARE][b];
+    null_ratio[b] = bmed[NUL][b] / bmed[BARE][b];
     fprintf(stderr, "  batch %2d: hotwrap %7.1f us  bare %7.1f us  null %6.1f us  ratio %.3f\n",
             b + 1, bmed[HW][b], bmed[BARE][b], bmed[NUL][b], ratio[b]);
   }
@@ -115,11 +117,14 @@ static int cmd_lat(char** argv) {
     printf("lat_%s_us_max_batch=%.1f\n", names[s], percentile(bmed[s], (size_t)batches, 1));
   }
   printf("lat_ratio=%.3f\n", median(ratio, (size_t)batches));
+  printf("lat_null_ratio=%.3f\n", median(null_ratio, (size_t)batches));
   size_t total = (size_t)calls * (size_t)batches;
   for (int s = 0; s < SIDES; s++)
     printf("lat_%s_us_p10=%.1f\n", names[s], percentile(all[s], total, 0.1));
   printf("lat_p10_ratio=%.3f\n",
          percentile(all[HW], total, 0.1) / percentile(all[BARE], total, 0.1));
+  printf("lat_null_p10_ratio=%.3f\n",
+         percentile(all[NUL], total, 0.1) / percentile(all[BARE], total, 0.1));
   printf("lat_ratio_min=%.3f\nlat_ratio_max=%.3f\n", percentile(ratio, (size_t)batches, 0),
          percentile(ratio, (size_t)batches, 1));
   printf("lat_batches=%d\nlat_calls=%d\nlat_body=%zu\n", batches, calls, blen);

@@ -3,12 +3,21 @@
  * client can be shown not to be the bottleneck. Framing as hotwrap's: the body is held up to
  * 1 MiB and answered with Content-Length; past that the response streams chunked.
  *
- *   null_server SOCKET_PATH      (serves connections one after the other until killed) */
+ * With --spawn it runs `cat` for each call (posix_spawn, pipes, waitpid: the bare loop's code) and
+ * answers with its output: the least any server adds to spawning the command itself, the floor of
+ * the per-call rows. Bodies up to 1 MiB only.
+ *
+ *   null_server [--spawn] ADDRESS   (a unix socket path, or tcp:PORT on 127.0.0.1; serves
+ *                                    connections one after the other until killed) */
 #include "common.h"
 
 #include <signal.h>
 
+#include "bare_spawn.h"
+
 #define HOLD (1u << 20)
+
+static int spawn_cat; /* --spawn */
 
 static void serve(int fd) {
   rd_t rd;
@@ -53,6 +62,7 @@ static void serve(int fd) {
           continue;
         }
         if (!streaming) {
+          if (spawn_cat) die("--spawn: a body over %u bytes", HOLD);
           streaming = 1;
           char sz[24];
           int sn = snprintf(sz, sizeof sz, "%zx\r\n", n_held);
@@ -75,9 +85,16 @@ static void serve(int fd) {
     if (streaming) {
       write_all(fd, "0\r\n\r\n", 5);
     } else {
+      static char out[HOLD];
+      const char* answer = held;
+      size_t n_answer = n_held;
+      if (spawn_cat) {
+        n_answer = bare_spawn_call("cat", held, n_held, out, sizeof out);
+        answer = out;
+      }
       char head[256];
-      int hn = snprintf(head, sizeof head, head_cl, n_held);
-      struct iovec iov[2] = {{head, (size_t)hn}, {held, n_held}};
+      int hn = snprintf(head, sizeof head, head_cl, n_answer);
+      struct iovec iov[2] = {{head, (size_t)hn}, {(void*)answer, n_answer}};
       writev_all(fd, iov, n_held ? 2 : 1);
     }
   }
@@ -87,21 +104,46 @@ out:
   close(fd);
 }
 
+static int listen_on(const char* where) {
+  int l;
+  if (strncmp(where, "tcp:", 4) == 0) {
+    l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(where + 4))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(l, (struct sockaddr*)&a, sizeof a) < 0) die("bind %s: %s", where, strerror(errno));
+  } else {
+    l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(where) >= sizeof a.sun_path) die("path too long");
+    strcpy(a.sun_path, where);
+    unlink(where);
+    if (bind(l, (struct sockaddr*)&a, sizeof a) < 0) die("bind %s: %s", where, strerror(errno));
+  }
+  if (listen(l, 16) < 0) die("listen: %s", strerror(errno));
+  return l;
+}
+
 int main(int argc, char** argv) {
-  if (argc != 2) die("usage: null_server SOCKET_PATH");
+  if (argc == 3 && strcmp(argv[1], "--spawn") == 0) {
+    spawn_cat = 1;
+    argv++;
+    argc--;
+  }
+  if (argc != 2) die("usage: null_server [--spawn] SOCKET_PATH|tcp:PORT");
   signal(SIGPIPE, SIG_IGN);
-  int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un a = {.sun_family = AF_UNIX};
-  if (strlen(argv[1]) >= sizeof a.sun_path) die("path too long");
-  strcpy(a.sun_path, argv[1]);
-  unlink(argv[1]);
-  if (bind(l, (struct sockaddr*)&a, sizeof a) < 0 || listen(l, 16) < 0)
-    die("bind/listen: %s", strerror(errno));
+  int l = listen_on(argv[1]);
+  int tcp = strncmp(argv[1], "tcp:", 4) == 0;
   for (;;) {
     int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
       die("accept: %s", strerror(errno));
+    }
+    if (tcp) {
+      int one = 1; /* as hotwrap sets it on every connection */
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     serve(fd);
   }

@@ -175,6 +175,12 @@ def checks_md(r):
         f"{num(r, 'pre_p10_ratio'):.3f}× |",
         f"| row 7: p90 prespawned / per-call spawn / floor | {num(r, 'pre_hot_ms_p90'):.2f} / "
         f"{num(r, 'pre_cold_ms_p90'):.2f} / {num(r, 'pre_floor_ms_p90'):.2f} ms |",
+        f"| rows 8 and 9: floor — the null server over the same TCP, spawning `cat` for each call "
+        f"with the bare loop's code (`null_server --spawn`), unpinned / on CPU 0 | "
+        f"{num(r, 'http_lat_null_us'):.0f} µs = {num(r, 'http_lat_null_ratio'):.3f}× (p10 "
+        f"{num(r, 'http_lat_null_p10_ratio'):.3f}×) / {num(r, 'pin_lat_null_us'):.0f} µs = "
+        f"{num(r, 'pin_lat_null_ratio'):.3f}× (p10 {num(r, 'pin_lat_null_p10_ratio'):.3f}×) the bare loop; "
+        f"hotwrap {num(r, 'http_lat_ratio'):.3f}× / {num(r, 'pin_lat_ratio'):.3f}× |",
         f"| hotwrap warn/error log lines during the run | {r.get('hotwrap_warnings', '?')} |",
     ])
 
@@ -260,6 +266,8 @@ def main():
           f"{num(r, 'stream_cpu_hotwrap_s'):.2f} + cat {num(r, 'stream_cpu_cat_s'):.2f} vs pipeline "
           f"{num(r, 'stream_cpu_pipeline_s'):.2f}")
     print(f"prespawn floor (node started ahead, no hotwrap): {num(r, 'pre_floor_ms'):.2f} ms")
+    print(f"rows 8 and 9 floor (null_server --spawn on TCP): {num(r, 'http_lat_null_ratio'):.3f}× "
+          f"unpinned, {num(r, 'pin_lat_null_ratio'):.3f}× on one CPU")
     print(f"total runtime {r['runtime_s']} s; load average {r['load_start']} -> {r['load_end']}")
     md = [
         "# hotwrap benchmarks",
@@ -320,9 +328,12 @@ def main():
         "8. As row 1, against hotwrap in the http contract (`HOTWRAP_CONTRACT=http`, its defaults: "
         "metrics on, on a port of their own) over a kept-alive TCP connection to 127.0.0.1 with "
         "TCP_NODELAY; the request is the same (the http contract takes any path and ignores Fn's "
-        "headers).",
-        "9. Row 8 with hotwrap (and so its commands) and the client, which also runs the bare loop, "
-        "all started under `taskset -c 0`: every process shares one CPU, as on a one-vCPU instance.",
+        "headers). The third side is a floor instead of the null server: `null_server --spawn` on "
+        "TCP, which reads each request, runs `cat` on its body with the bare loop's code and answers "
+        "with the output, the least any server over TCP adds to the bare loop.",
+        "9. Row 8 with hotwrap (and so its commands), the floor server and the client, which also runs "
+        "the bare loop, all started under `taskset -c 0`: every process shares one CPU, as on a "
+        "one-vCPU instance.",
         f"10. `client conc`: {r.get('conc_threads', '8')} threads, each with its own kept-alive "
         f"connection, make {r.get('conc_calls', '?')} calls each as fast as they can; against "
         f"{r.get('conc_threads', '8')} threads each running the bare spawn loop. Calls per second from "

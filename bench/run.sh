@@ -74,7 +74,7 @@ fi
 log "building the benchmark programs"
 CFLAGS=(-O2 -Wall -Wextra)
 gcc "${CFLAGS[@]}" -pthread -o "$WORK/client" "$BENCH/client.c" "$BENCH/bare_spawn.c"
-gcc "${CFLAGS[@]}" -o "$WORK/null_server" "$BENCH/null_server.c"
+gcc "${CFLAGS[@]}" -o "$WORK/null_server" "$BENCH/null_server.c" "$BENCH/bare_spawn.c"
 gcc "${CFLAGS[@]}" -o "$WORK/startup" "$BENCH/startup.c"
 # The floor: static glibc + libevent_core, built as hotwrap's release binary is (static, stripped).
 gcc -static -Os -s -ffunction-sections -fdata-sections -Wl,--gc-sections -o "$WORK/floor" \
@@ -211,22 +211,37 @@ start_http() {
   cat "$WORK/$name.log" >&2
   exit 1
 }
-"$WORK/null_server" "$WORK/null.sock" &
-null_pid=$!
-pids+=("$null_pid")
-for _ in $(seq 200); do [[ -S $WORK/null.sock ]] && break; sleep 0.01; done
+# Rows 8 and 9's third side, their floor: the null server over TCP as well, spawning `cat` for
+# each call with the bare loop's code (null_server --spawn), placed as hotwrap is.
+# start_floor [PREFIX...]; sets $floor_pid and $floor_port.
+start_floor() {
+  floor_port=$(free_port)
+  "$@" "$WORK/null_server" --spawn "tcp:$floor_port" &
+  floor_pid=$!
+  pids+=("$floor_pid")
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$floor_port") 2>/dev/null && return 0
+    sleep 0.01
+  done
+  echo "bench/run.sh: the spawning null server does not listen on port $floor_port" >&2
+  exit 1
+}
 
 log "8. http contract: per-call latency, cat, 1 KiB, on TCP"
 start_http hlat -- cat
-"$WORK/client" lat "tcp:$hw_port" "$WORK/null.sock" "$LAT_BATCHES" "$LAT_CALLS" 1024 | sed 's/^/http_/' >>"$R"
+start_floor
+"$WORK/client" lat "tcp:$hw_port" "tcp:$floor_port" "$LAT_BATCHES" "$LAT_CALLS" 1024 |
+  sed 's/^/http_/' >>"$R"
 stop "$hw_pid"
+stop "$floor_pid"
 
 log "9. http contract: per-call latency with hotwrap, the client and the bare loop all on CPU 0"
 start_http hpin taskset -c 0 -- cat
-taskset -c 0 "$WORK/client" lat "tcp:$hw_port" "$WORK/null.sock" "$LAT_BATCHES" "$LAT_CALLS" 1024 |
+start_floor taskset -c 0
+taskset -c 0 "$WORK/client" lat "tcp:$hw_port" "tcp:$floor_port" "$LAT_BATCHES" "$LAT_CALLS" 1024 |
   sed 's/^/pin_/' >>"$R"
 stop "$hw_pid"
-stop "$null_pid"
+stop "$floor_pid"
 
 log "10. http contract: $CONC_THREADS callers at once vs $CONC_THREADS bare spawn loops"
 start_http hconc -- cat
