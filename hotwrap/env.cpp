@@ -77,7 +77,7 @@ constexpr std::string_view kUnsafePrefixes[] = {"LD_", "BASH_FUNC_", "GLIBC_", "
 bool is_safe_call_env_name(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
   // The name upper-cased as far as any unsafe name or prefix reaches, checked byte by byte.
-  char up[kLongestUnsafeName];
+  char up[kLongestUnsafeName]{};
   size_t n = 0;
   for (char c : name) {
     char u = kNameByte.upper[static_cast<unsigned char>(c)];

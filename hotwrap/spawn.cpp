@@ -179,14 +179,16 @@ struct Spawner::Launch {
     for (; envp_in[envc] != nullptr; ++envc) {
       if (envc >= stable_env) bytes += std::strlen(envp_in[envc]) + 1;
     }
-    // Reserved whole first: nothing below reallocates, so each pointer taken stays valid.
-    strings.clear();
-    strings.reserve(bytes);
+    // Sized whole first: nothing below reallocates, so each pointer taken stays valid.
+    strings.assign(bytes, '\0');
     pointers.clear();
     pointers.reserve(argc + envc + 2);
+    size_t used = 0;
     auto add = [&](const char* text) {
-      char* at = strings.data() + strings.size();
-      strings.append(text, std::strlen(text) + 1);  // with its NUL
+      size_t n = std::strlen(text) + 1;  // with its NUL
+      char* at = strings.data() + used;
+      std::memcpy(at, text, n);
+      used += n;
       return at;
     };
     add(path);

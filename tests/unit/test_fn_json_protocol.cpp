@@ -64,7 +64,7 @@ TEST_CASE("json protocol: a frame is a call with its environment; its output the
   REQUIRE(c != nullptr);
   CHECK(c->request.id == "c1");
   REQUIRE(c->request.env.find("FN_CALL_ID"));
-  CHECK(*c->request.env.find("FN_INTENT") == "httprequest");
+  CHECK(c->request.env.find("FN_INTENT").value_or("") == "httprequest");
   CHECK(c->input == "hi");
   CHECK(c->input_ended);
   c->output("out");
