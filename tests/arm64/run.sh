@@ -54,6 +54,7 @@ QEMU_LIMITS=(
   "json: stderr sharing stdout's pipe*"
   # qemu keeps host signal 32 for itself: a spawned command finds it ignored.
   "calls: the command starts with no blocked and no ignored signals"
+  "calls: signals hotwrap inherited ignored are not ignored in the command"
   # qemu emulates posix_spawn's vfork as a fork: an exec failure is not reported to hotwrap, so
   # the 502 names an exit status, not the errno; EAGAIN at RLIMIT_NPROC comes from qemu's threads.
   "faults: a command deleted or made non-executable after start*"
