@@ -248,6 +248,29 @@ TEST_CASE("cgi: Fn's legacy json format carries the head as status_code, headers
   CHECK(index["body"] == "{\"method\":\"DELETE\",\"query\":\"z=9\",\"bytes\":4}\n");
 }
 
+TEST_CASE("cgi: a json call's Host with a control byte does not reach SERVER_NAME") {
+  // A json frame's headers come as JSON strings, which may hold any byte; no HTTP parser has
+  // refused them. Such a Host is ignored: the variable must not carry a CR (or stop at a NUL).
+  using nlohmann::json;
+  stdio_e2e::Proc p(legacy(
+      "json",
+      {"sh", "-c", R"(printf 'Content-Type: text/plain\n\n%s|%s' "$SERVER_NAME" "$SERVER_PORT")"}));
+  json req = {{"call_id", "c1"},
+              {"deadline", stdio_e2e::deadline_in(60000ms)},
+              {"body", ""},
+              {"content_type", "text/plain"},
+              {"protocol",
+               {{"type", "http"},
+                {"method", "GET"},
+                {"request_url", "/r/app/cgi"},
+                {"headers", {{"Host", {std::string("evil\r\0host:81", 13)}}}}}}};
+  REQUIRE(p.write(req.dump() + "\n"));
+  auto line = p.next_line();
+  REQUIRE_MESSAGE(line, printable(p.err()));
+  json answer = json::parse(*line);
+  CHECK(answer["body"] == "localhost|80");
+}
+
 TEST_CASE("cgi: Fn's legacy http format answers with the head's status line and headers") {
   stdio_e2e::Proc p(legacy("http", {kScript}));
   REQUIRE(p.write(
