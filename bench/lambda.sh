@@ -17,14 +17,8 @@ EVENTS=${EVENTS:-300}     # hotwrap and the floor, per run
 CURL_EVENTS=${CURL_EVENTS:-40}  # bash + curl, per run (each event is ~10 ms there)
 SIZE=${SIZE:-1024}
 
-WORK=$(mktemp -d /tmp/hotwrap-lambda-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/scratch.sh
+. "$ROOT/scripts/scratch.sh" lambda-bench
 
 if [[ -z ${HOTWRAP_BIN:-} ]]; then
   cmake -S "$ROOT" -B "$ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release -DHOTWRAP_TESTS=OFF >"$WORK/cmake.log" 2>&1 ||

@@ -48,14 +48,8 @@ if ((${#need[@]})); then
 fi
 
 # ---- builds -----------------------------------------------------------------------------------
-WORK=$(mktemp -d /tmp/hotwrap-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/scratch.sh
+. "$ROOT/scripts/scratch.sh" bench
 
 if [[ -z ${HOTWRAP_BIN:-} ]]; then
   log "building the static release binary (build-bench/)"

@@ -15,14 +15,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 command -v perf >/dev/null || { echo "scripts/hot-symbols.sh: needs perf (apt-get install linux-perf)" >&2; exit 1; }
 CALLS=${CALLS:-20000}
-WORK=$(mktemp -d /tmp/hotwrap-hot.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/scratch.sh
+. "$ROOT/scripts/scratch.sh" hot
 
 # Release's -Os, with symbols, and the default linker: what is measured is which functions run.
 cmake -S . -B build-hot -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOTWRAP_TESTS=OFF \
