@@ -3,7 +3,7 @@
  * each measurement interleaved with its baseline, so both sides share the machine's load.
  *
  *   client lat      HWSOCK NULLSOCK BATCHES CALLS BODY_BYTES
- *   client stream   HWSOCK NULLSOCK BYTES REPS CHUNK_BYTES NULL_REPS
+ *   client stream   HWSOCK NULLSOCK BYTES REPS CHUNK_BYTES NULL_REPS [FLOORSOCK]
  *   client calls    SOCK N BODY_BYTES
  *   client prespawn HOTSOCK COLDSOCK N SLEEP_MS COMMAND [ARGS...]
  *   client conc     HWSOCK THREADS CALLS BODY_BYTES REPS
@@ -186,8 +186,10 @@ static double cpu_s(int who) {
          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* With FLOORSOCK (null_server --spawn: a minimal server relaying the body through cat) a third
+ * side runs in every repetition: what the machine allows any server, against the same pipeline. */
 static int cmd_stream(char** argv) {
-  const char *hw_sock = argv[0], *null_sock = argv[1];
+  const char *hw_sock = argv[0], *null_sock = argv[1], *floor_sock = argv[6];
   uint64_t bytes = strtoull(argv[2], NULL, 10);
   int reps = atoi(argv[3]);
   size_t chunk = (size_t)atol(argv[4]);
@@ -195,25 +197,32 @@ static int cmd_stream(char** argv) {
   char script[128];
   snprintf(script, sizeof script, "head -c %llu /dev/zero | cat | cat > /dev/null",
            (unsigned long long)bytes);
-  conn_t hw, nul;
+  conn_t hw, nul, flr;
   conn_open(&hw, hw_sock, 256 << 10);
   conn_open(&nul, null_sock, 256 << 10);
+  if (floor_sock) conn_open(&flr, floor_sock, 256 << 10);
+  const int sides = floor_sock ? 3 : 2;
   double *hw_mibs = malloc(sizeof(double) * (size_t)reps),
          *pipe_mibs = malloc(sizeof(double) * (size_t)reps);
   double* null_mibs = malloc(sizeof(double) * (size_t)(null_reps > 0 ? null_reps : 1));
   double* ratio = malloc(sizeof(double) * (size_t)reps);
+  double *floor_mibs = malloc(sizeof(double) * (size_t)reps),
+         *floor_ratio = malloc(sizeof(double) * (size_t)reps);
   /* CPU seconds per repetition: this client's for the hotwrap side, the pipeline's own (sh, head,
    * cat, cat: reaped descendants) for the baseline. */
   double *cpu_client = malloc(sizeof(double) * (size_t)reps),
          *cpu_pipe = malloc(sizeof(double) * (size_t)reps);
   const double mib = (double)bytes / (1 << 20);
-  /* Pairs back to back, the order alternating, so both sides of a pair see the same load. */
+  /* The sides of a repetition back to back, the order rotating, so they see the same load. */
   for (int r = 0; r < reps; r++) {
-    for (int k = 0; k < 2; k++) {
-      if ((k == 0) == (r % 2 == 0)) {
+    for (int k = 0; k < sides; k++) {
+      int side = (r + k) % sides;
+      if (side == 0) {
         double c0 = cpu_s(RUSAGE_SELF);
         hw_mibs[r] = mib / stream_call(&hw, bytes, chunk);
         cpu_client[r] = cpu_s(RUSAGE_SELF) - c0;
+      } else if (side == 2) {
+        floor_mibs[r] = mib / stream_call(&flr, bytes, chunk);
       } else {
         double c0 = cpu_s(RUSAGE_CHILDREN);
         uint64_t t0 = now_ns();
@@ -223,8 +232,13 @@ static int cmd_stream(char** argv) {
       }
     }
     ratio[r] = hw_mibs[r] / pipe_mibs[r];
-    fprintf(stderr, "  rep %2d: hotwrap %7.1f MiB/s  pipeline %7.1f MiB/s  ratio %.3f\n", r + 1,
+    fprintf(stderr, "  rep %2d: hotwrap %7.1f MiB/s  pipeline %7.1f MiB/s  ratio %.3f", r + 1,
             hw_mibs[r], pipe_mibs[r], ratio[r]);
+    if (floor_sock) {
+      floor_ratio[r] = floor_mibs[r] / pipe_mibs[r];
+      fprintf(stderr, "  floor %7.1f MiB/s  ratio %.3f", floor_mibs[r], floor_ratio[r]);
+    }
+    fputc('\n', stderr);
   }
   /* The client's own ceiling: the same calls answered by the null server. */
   for (int r = 0; r < null_reps; r++) {
@@ -244,6 +258,12 @@ static int cmd_stream(char** argv) {
          percentile(hw_mibs, n, 1), percentile(pipe_mibs, n, 1));
   printf("stream_cpu_client_s=%.3f\nstream_cpu_pipeline_s=%.3f\n", median(cpu_client, n),
          median(cpu_pipe, n));
+  if (floor_sock) {
+    printf("stream_floor_mibs=%.1f\nstream_floor_ratio=%.3f\n", median(floor_mibs, n),
+           median(floor_ratio, n));
+    printf("stream_floor_best_mibs=%.1f\nstream_floor_best_ratio=%.3f\n",
+           percentile(floor_mibs, n, 1), percentile(floor_mibs, n, 1) / percentile(pipe_mibs, n, 1));
+  }
   printf("stream_reps=%d\nstream_chunk=%zu\nstream_mib=%.0f\n", reps, chunk, mib);
   return 0;
 }
@@ -403,7 +423,7 @@ int main(int argc, char** argv) {
   if (argc >= 7 && strcmp(argv[1], "conc") == 0) return cmd_conc(argv + 2);
   fprintf(stderr,
           "usage: client lat HWSOCK NULLSOCK BATCHES CALLS BODY_BYTES\n"
-          "       client stream HWSOCK NULLSOCK BYTES REPS CHUNK_BYTES NULL_REPS\n"
+          "       client stream HWSOCK NULLSOCK BYTES REPS CHUNK_BYTES NULL_REPS [FLOORSOCK]\n"
           "       client calls SOCK N BODY_BYTES\n"
           "       client prespawn HOTSOCK COLDSOCK N SLEEP_MS COMMAND [ARGS...]\n");
   return 2;

@@ -5,19 +5,96 @@
  *
  * With --spawn it runs `cat` for each call (posix_spawn, pipes, waitpid: the bare loop's code) and
  * answers with its output: the least any server adds to spawning the command itself, the floor of
- * the per-call rows. Bodies up to 1 MiB only.
+ * the per-call rows. A body over 1 MiB is relayed as hotwrap relays it: one thread, cat's pipes
+ * grown to 1 MiB, what cat writes sent on as chunks while the body still arrives, read() and
+ * write() with a 256 KiB buffer, no event loop: the floor of the streaming rows.
  *
  *   null_server [--spawn] ADDRESS   (a unix socket path, or tcp:PORT on 127.0.0.1; serves
  *                                    connections one after the other until killed) */
 #include "common.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "bare_spawn.h"
 
 #define HOLD (1u << 20)
 
 static int spawn_cat; /* --spawn */
+
+/* ---- --spawn relay: a streaming body through cat ----------------------------------------- */
+
+static char relay_buf[256 << 10];
+
+/* Sends what cat has written so far as chunks; 0 once cat's stdout is at EOF. */
+static int relay_out(int fd, bare_child* c) {
+  for (;;) {
+    ssize_t n = read(c->out, relay_buf, sizeof relay_buf);
+    if (n > 0) {
+      char sz[24];
+      int sn = snprintf(sz, sizeof sz, "%zx\r\n", (size_t)n);
+      struct iovec iov[3] = {{sz, (size_t)sn}, {relay_buf, (size_t)n}, {"\r\n", 2}};
+      writev_all(fd, iov, 3);
+      continue;
+    }
+    if (n == 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return 1;
+    die("read cat: %s", strerror(errno));
+  }
+}
+
+/* Waits until `other` is ready for `ev`, sending cat's output meanwhile. */
+static void relay_wait(int fd, bare_child* c, int other, short ev) {
+  for (;;) {
+    struct pollfd p[2] = {{other, ev, 0}, {c->out, POLLIN, 0}};
+    if (poll(p, 2, -1) < 0 && errno != EINTR) die("poll: %s", strerror(errno));
+    if (p[1].revents) relay_out(fd, c);
+    if (p[0].revents) return;
+  }
+}
+
+static void relay_in(int fd, bare_child* c, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(c->in, p, n);
+    if (w > 0) {
+      p += w;
+      n -= (size_t)w;
+    } else if (w < 0 && errno == EAGAIN) {
+      relay_wait(fd, c, c->in, POLLOUT);
+    } else if (w < 0 && errno != EINTR) {
+      die("write cat: %s", strerror(errno));
+    }
+  }
+}
+
+static void relay_start(bare_child* c) {
+  char* argv[] = {"cat", NULL};
+  bare_start(argv, c);
+  /* As hotwrap grows a streaming call's pipes. */
+  fcntl(c->in, F_SETPIPE_SZ, 1 << 20);
+  fcntl(c->out, F_SETPIPE_SZ, 1 << 20);
+  fcntl(c->in, F_SETFL, O_NONBLOCK);
+  fcntl(c->out, F_SETFL, O_NONBLOCK);
+}
+
+static void relay_end(int fd, bare_child* c) {
+  close(c->in);
+  while (relay_out(fd, c)) relay_wait(fd, c, c->out, POLLIN);
+  close(c->out);
+  int st;
+  while (waitpid(c->pid, &st, 0) < 0) {
+    if (errno != EINTR) die("waitpid: %s", strerror(errno));
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die("cat failed (status %d)", st);
+}
+
+/* Before a read of the request that would block: cat's output keeps flowing meanwhile. */
+static void relay_await_input(int fd, bare_child* c, rd_t* rd) {
+  if (rd->r == rd->w) relay_wait(fd, c, fd, POLLIN);
+}
 
 static void serve(int fd) {
   rd_t rd;
@@ -33,12 +110,15 @@ static void serve(int fd) {
   while (read_head(&rd, &h, 1)) {
     size_t n_held = 0;
     int streaming = 0;
+    bare_child child;
+    int relaying = 0; /* --spawn, past 1 MiB: cat runs and its output streams */
     uint64_t left = h.chunked ? 0 : (h.content_length < 0 ? 0 : (uint64_t)h.content_length);
     int done = !h.chunked && left == 0;
     while (!done) {
       uint64_t size;
       if (h.chunked) {
         size_t len;
+        if (relaying) relay_await_input(fd, &child, &rd);
         char* line = rd_line(&rd, &len);
         if (!line) goto out;
         size = strtoull(line, NULL, 16);
@@ -53,6 +133,7 @@ static void serve(int fd) {
       }
       while (size > 0) {
         const char* p;
+        if (relaying) relay_await_input(fd, &child, &rd);
         size_t n = rd_take(&rd, size, &p);
         if (n == 0) goto out;
         size -= n;
@@ -61,8 +142,17 @@ static void serve(int fd) {
           n_held += n;
           continue;
         }
+        if (!streaming && spawn_cat) {
+          streaming = relaying = 1;
+          relay_start(&child);
+          write_all(fd, head_chunked, sizeof head_chunked - 1);
+          relay_in(fd, &child, held, n_held);
+        }
+        if (relaying) {
+          relay_in(fd, &child, p, n);
+          continue;
+        }
         if (!streaming) {
-          if (spawn_cat) die("--spawn: a body over %u bytes", HOLD);
           streaming = 1;
           char sz[24];
           int sn = snprintf(sz, sizeof sz, "%zx\r\n", n_held);
@@ -79,10 +169,12 @@ static void serve(int fd) {
       }
       if (h.chunked) {
         size_t len;
+        if (relaying) relay_await_input(fd, &child, &rd);
         if (!rd_line(&rd, &len)) goto out;
       }
     }
     if (streaming) {
+      if (relaying) relay_end(fd, &child);
       write_all(fd, "0\r\n\r\n", 5);
     } else {
       static char out[HOLD];

@@ -205,7 +205,7 @@ start_http() {
   cat "$WORK/$name.log" >&2
   exit 1
 }
-# Rows 8 and 9's third side, their floor: the null server over TCP as well, spawning `cat` for
+# Rows 8, 9 and 11's third side, their floor: the null server over TCP as well, spawning `cat` for
 # each call with the bare loop's code (null_server --spawn), placed as hotwrap is.
 # start_floor [PREFIX...]; sets $floor_pid and $floor_port.
 start_floor() {
@@ -248,11 +248,13 @@ null_pid=$!
 pids+=("$null_pid")
 for _ in $(seq 200); do [[ -S $WORK/null2.sock ]] && break; sleep 0.01; done
 start_http hstream -- cat
+start_floor
 "$WORK/client" stream "tcp:$hw_port" "$WORK/null2.sock" $((STREAM_MIB << 20)) "$STREAM_REPS" \
-  "$STREAM_CHUNK" 1 | sed 's/^/http_/' >>"$R"
+  "$STREAM_CHUNK" 1 "tcp:$floor_port" | sed 's/^/http_/' >>"$R"
 put http_stream_hwm_kib "$(kib "$hw_pid" VmHWM)"
 stop "$hw_pid"
 stop "$null_pid"
+stop "$floor_pid"
 
 log "12. http contract: RSS after 50 calls, idle, 3 times"
 hidle=()
