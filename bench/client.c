@@ -258,7 +258,16 @@ static int cmd_stream(char** argv) {
          percentile(hw_mibs, n, 1), percentile(pipe_mibs, n, 1));
   printf("stream_cpu_client_s=%.3f\nstream_cpu_pipeline_s=%.3f\n", median(cpu_client, n),
          median(cpu_pipe, n));
+  /* Every run of each side, in order: the pipeline's two modes show here. */
+  printf("stream_hotwrap_runs=");
+  for (size_t i = 0; i < n; i++) printf("%s%.0f", i ? " " : "", hw_mibs[i]);
+  printf("\nstream_pipeline_runs=");
+  for (size_t i = 0; i < n; i++) printf("%s%.0f", i ? " " : "", pipe_mibs[i]);
+  putchar('\n');
   if (floor_sock) {
+    printf("stream_floor_runs=");
+    for (size_t i = 0; i < n; i++) printf("%s%.0f", i ? " " : "", floor_mibs[i]);
+    putchar('\n');
     printf("stream_floor_mibs=%.1f\nstream_floor_ratio=%.3f\n", median(floor_mibs, n),
            median(floor_ratio, n));
     printf("stream_floor_best_mibs=%.1f\nstream_floor_best_ratio=%.3f\n",
