@@ -124,8 +124,10 @@ BaseEnv::BaseEnv(const char* const* base) {
     // posix_spawn takes char* const*; the strings are never written through these pointers.
     base_.push_back(const_cast<char*>(*e));
     const char* eq = std::strchr(*e, '=');
-    base_names_.insert(eq ? std::string_view(*e, static_cast<size_t>(eq - *e))
-                          : std::string_view(*e));
+    std::string_view name =
+        eq ? std::string_view(*e, static_cast<size_t>(eq - *e)) : std::string_view(*e);
+    base_names_.insert(name);
+    if (!name.empty()) base_signatures_.set(signature(name));
   }
 }
 

@@ -2,6 +2,7 @@
 // protocol. The rules that protect the container live here, whatever the protocol's naming.
 #pragma once
 
+#include <bitset>
 #include <cstddef>
 #include <optional>
 #include <ranges>
@@ -64,7 +65,7 @@ class BaseEnv {
   // True when a call may set `name`: a safe name the container has not set itself (a caller
   // must never replace what the container set: PATH, LD_PRELOAD, a preset FN_APP_ID).
   bool admits(std::string_view name) const {
-    return is_safe_call_env_name(name) && !base_names_.contains(name);
+    return is_safe_call_env_name(name) && !(maybe_base(name) && base_names_.contains(name));
   }
   // Drops from `env` every variable the base does not admit.
   void admit(CallEnv& env) const {
@@ -79,8 +80,21 @@ class BaseEnv {
   char* const* envp(const CallEnv& env);
 
  private:
+  // A call's names are rarely the container's: a bit per (length, first and last byte) answers
+  // most of them without hashing the name.
+  static size_t signature(std::string_view name) {
+    return (name.size() * 31 + static_cast<unsigned char>(name.front()) * 7 +
+            static_cast<unsigned char>(name.back())) %
+           kSignatures;
+  }
+  bool maybe_base(std::string_view name) const {
+    return !name.empty() && base_signatures_[signature(name)];
+  }
+  static constexpr size_t kSignatures = 512;
+
   std::vector<char*> base_;
   std::unordered_set<std::string_view> base_names_;
+  std::bitset<kSignatures> base_signatures_;
   std::vector<char*> envp_;
 };
 

@@ -365,7 +365,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     until_end = limit;
     limit_ = Limit::Timeout;
   }
-  if (until_end && runner_.env_.admits("HOTWRAP_DEADLINE")) {
+  if (until_end && runner_.deadline_admitted_) {
     // The instant hotwrap ends the call, whichever limit set it: what the command has to beat.
     request_.env.add("HOTWRAP_DEADLINE", format_rfc3339_ms(now + *until_end));
   }

@@ -289,6 +289,9 @@ class Runner final : public CallStarter, private ExitListener {
   const Config& config_;
   const RunnerOptions options_;
   BaseEnv env_;
+  // The container's environment never changes: whether a call may get HOTWRAP_DEADLINE is known
+  // once.
+  bool deadline_admitted_ = env_.admits("HOTWRAP_DEADLINE");
   std::vector<char*> argv_;
   std::string exe_;  // argv[0] looked up in PATH
   Spawner spawner_{Spawner::Mode::NoWait};

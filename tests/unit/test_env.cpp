@@ -3,6 +3,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "hotwrap/env.hpp"
 #include "protocols/fn_policy.hpp"
@@ -97,6 +98,28 @@ TEST_CASE("the per-call environment") {
     add_fn_header(env, "fn-http-h-accept", "text/html");
     CHECK(envp()["FN_HTTP_H_ACCEPT"] == "text/plain, text/html");
   }
+}
+
+TEST_CASE("every name the container set is refused to a call, whatever its shape") {
+  // admits() skips the lookup for names whose length and end bytes no base name has: each of
+  // these must still be found.
+  std::vector<std::string> lines;
+  std::vector<const char*> base;
+  for (int i = 0; i < 2000; ++i) {
+    std::string name(static_cast<size_t>(1 + i % 40), 'A');
+    name.front() = static_cast<char>('A' + i % 26);
+    name.back() = static_cast<char>(i % 3 == 0 ? '_' : 'a' + (i * 7) % 26);
+    name[name.size() / 2] = static_cast<char>('0' + i % 10);
+    lines.push_back(name + "=v");
+  }
+  for (const std::string& l : lines) base.push_back(l.c_str());
+  base.push_back(nullptr);
+  BaseEnv b(base.data());
+  for (const std::string& l : lines) {
+    std::string_view name(l.data(), l.size() - 2);
+    if (is_safe_call_env_name(name)) CHECK_FALSE(b.admits(name));
+  }
+  CHECK(b.admits("Http_Not_In_The_Base"));
 }
 
 TEST_CASE("names a call may set") {
