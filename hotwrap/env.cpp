@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <initializer_list>
 #include <iterator>
 
 namespace hotwrap {
@@ -97,24 +99,55 @@ bool is_safe_call_env_name(std::string_view name) {
   return (name.back() | 0x20) != 'y' || !iends_with(name, "_proxy");
 }
 
+CallEnv::Var CallEnv::append_line(std::initializer_list<std::string_view> parts, size_t name_size) {
+  size_t offset = text_.size();
+  size_t size = 0;
+  for (std::string_view p : parts) size += p.size();
+  if (text_.capacity() < offset + size + 1) {
+    // A part may lie in text_ itself (a repeated name's first values): growing would move it.
+    std::less<const char*> before;
+    bool inside = std::ranges::any_of(parts, [&](std::string_view p) {
+      return !p.empty() && !before(p.data(), text_.data()) &&
+             before(p.data(), text_.data() + offset);
+    });
+    std::string copy;
+    if (inside) {
+      for (std::string_view p : parts) copy.append(p);
+    }
+    // A call's variables fit in the first allocation nearly always.
+    text_.reserve(std::max<size_t>(2 * (offset + size + 1), 1024));
+    if (inside) {
+      text_.append(copy).push_back('\0');
+      return Var{offset, size, name_size};
+    }
+  }
+  // Capacity is there: the parts are copied in one pass, without append's checks for each.
+  text_.resize_and_overwrite(offset + size + 1, [&](char* buf, size_t n) {
+    char* at = buf + offset;
+    for (std::string_view p : parts) at = std::copy(p.begin(), p.end(), at);
+    *at = '\0';
+    return n;
+  });
+  return Var{offset, size, name_size};
+}
+
 void CallEnv::add(std::string_view name, std::string_view value) {
   for (Var& v : vars_) {
-    if (v.name_size == name.size() && v.name() == name) {
-      v.line.append(", ").append(value);
+    if (v.name_size == name.size() && this->name(v) == name) {
+      // The joined line goes at the end; the old one stays as dead bytes until the call ends.
+      v = append_line({name, "=", this->value(v), ", ", value}, name.size());
       return;
     }
   }
   // A call's protocol, the runner and CGI add a dozen or more: one allocation for the list
   // instead of one at each doubling.
   if (vars_.capacity() == 0) vars_.reserve(16);
-  Var& v = vars_.emplace_back(Var{{}, name.size()});
-  v.line.reserve(name.size() + 1 + value.size());
-  v.line.append(name).append(1, '=').append(value);
+  vars_.push_back(append_line({name, "=", value}, name.size()));
 }
 
 std::optional<std::string_view> CallEnv::find(std::string_view name) const {
   for (const Var& v : vars_) {
-    if (v.name() == name) return v.value();
+    if (this->name(v) == name) return value(v);
   }
   return std::nullopt;
 }
@@ -134,7 +167,7 @@ BaseEnv::BaseEnv(const char* const* base) {
 char* const* BaseEnv::envp(const CallEnv& env) {
   envp_.assign(base_.begin(), base_.end());
   // posix_spawn and execve take char* const*; the lines are never written through these.
-  for (const CallEnv::Var& v : env.lines()) envp_.push_back(const_cast<char*>(v.line.c_str()));
+  for (const char* line : env.lines()) envp_.push_back(const_cast<char*>(line));
   envp_.push_back(nullptr);
   return envp_.data();
 }

@@ -4,6 +4,7 @@
 
 #include <bitset>
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <ranges>
 #include <span>
@@ -26,35 +27,48 @@ bool is_safe_call_env_name(std::string_view name);
 // ", " (repeated headers).
 class CallEnv {
  public:
-  // One variable as the command gets it, `NAME=value`: written once, handed to exec as it is.
-  struct Var {
-    std::string line;
-    size_t name_size;
-    std::string_view name() const { return {line.data(), name_size}; }
-    std::string_view value() const {
-      return {line.data() + name_size + 1, line.size() - name_size - 1};
-    }
-  };
   void add(std::string_view name, std::string_view value);
-  void clear() { vars_.clear(); }
+  void clear() {
+    vars_.clear();
+    text_.clear();
+  }
   bool empty() const { return vars_.empty(); }
   // (name, value) views of each variable, in the order first added; valid until the next add.
   auto vars() const {
-    return std::views::transform(vars_, [](const Var& v) {
-      return std::pair<std::string_view, std::string_view>(v.name(), v.value());
+    return std::views::transform(vars_, [this](const Var& v) {
+      return std::pair<std::string_view, std::string_view>(name(v), value(v));
     });
   }
-  std::span<const Var> lines() const { return vars_; }
+  // Each variable as the command gets it, "NAME=value" and a NUL, handed to exec as it is;
+  // valid until the next add.
+  auto lines() const {
+    return std::views::transform(vars_, [this](const Var& v) { return text_.data() + v.offset; });
+  }
   // The value of `name`, or nullopt; valid until the next add.
   std::optional<std::string_view> find(std::string_view name) const;
   // Keeps only the variables `keep` returns true for.
   template <typename Pred>
   void keep_if(Pred keep) {
-    std::erase_if(vars_, [&](const Var& v) { return !keep(v.name()); });
+    std::erase_if(vars_, [&](const Var& v) { return !keep(name(v)); });
   }
 
  private:
+  // One variable: "NAME=value\0" at `offset` in text_. Every line of a call shares one buffer:
+  // a call has a dozen or more variables, and this makes them one allocation, not one each.
+  struct Var {
+    size_t offset;
+    size_t size;  // without the NUL
+    size_t name_size;
+  };
+  std::string_view name(const Var& v) const { return {text_.data() + v.offset, v.name_size}; }
+  std::string_view value(const Var& v) const {
+    return {text_.data() + v.offset + v.name_size + 1, v.size - v.name_size - 1};
+  }
+  // Appends the line made of `parts` and its NUL to text_.
+  Var append_line(std::initializer_list<std::string_view> parts, size_t name_size);
+
   std::vector<Var> vars_;
+  std::string text_;
 };
 
 // The container's environment, captured once at start-up, and the envp of each call built on it.

@@ -100,6 +100,32 @@ TEST_CASE("the per-call environment") {
   }
 }
 
+TEST_CASE("a call's variables: repeated names join, values may come from the same list") {
+  CallEnv env;
+  std::string b(900, 'b');
+  env.add("B", b);
+  std::string joined;
+  for (int i = 0; i < 6; ++i) {
+    // find() points into the list being added to: its growth must not lose the value.
+    auto v = env.find("B");
+    REQUIRE(v.has_value());
+    env.add("A", *v);
+    joined += (i == 0 ? "" : ", ") + b;
+    env.add("B" + std::to_string(i), std::string(300, static_cast<char>('c' + i)));
+  }
+  CHECK(env.find("A") == joined);
+  CHECK(env.find("B") == b);
+  CHECK(env.find("B5") == std::string(300, 'h'));
+  std::vector<std::string> lines;
+  for (const char* l : env.lines()) lines.emplace_back(l);
+  REQUIRE(lines.size() == 8);
+  CHECK(lines[0] == "B=" + b);
+  CHECK(lines[1] == "A=" + joined);
+  env.keep_if([](std::string_view n) { return n != "A"; });
+  CHECK_FALSE(env.find("A").has_value());
+  CHECK(env.find("B3") == std::string(300, 'f'));
+}
+
 TEST_CASE("every name the container set is refused to a call, whatever its shape") {
   // admits() skips the lookup for names whose length and end bytes no base name has: each of
   // these must still be found.
