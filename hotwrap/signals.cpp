@@ -8,9 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 namespace hotwrap {
 
@@ -27,15 +29,15 @@ Result<UniqueFd> open_signal_fd() {
   return UniqueFd(fd);
 }
 
-std::vector<int> read_signals(int fd) {
-  std::vector<int> out;
+SignalBatch read_signals(int fd) {
+  SignalBatch out;
   signalfd_siginfo info[8];
-  while (true) {
+  while (out.count + std::size(info) <= out.sigs.size()) {
     ssize_t n = ::read(fd, info, sizeof info);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(signalfd_siginfo); ++i) {
-      out.push_back(static_cast<int>(info[i].ssi_signo));
+      out.sigs[out.count++] = static_cast<int>(info[i].ssi_signo);
     }
     // A short read emptied the queue: asking again would only return EAGAIN. (A signal queued
     // since then keeps the descriptor readable for the next loop turn.)

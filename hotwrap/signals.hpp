@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <array>
+#include <cstddef>
 #include <functional>
 #include <unordered_map>
 #include <vector>
@@ -21,8 +23,19 @@ inline constexpr int kHandledSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP,
 // returns a non-blocking signalfd for them. Call first thing in main, before any thread or child.
 Result<UniqueFd> open_signal_fd();
 
-// Reads every pending signal number from the signalfd.
-std::vector<int> read_signals(int fd);
+// Signal numbers read at once, in the order they came. Each handled signal is pending at most
+// once (none is a real-time signal), so a few slots hold them all; should more be queued, they
+// stay in the descriptor, readable for the next loop turn. No allocation: a call's exit is one.
+struct SignalBatch {
+  std::array<int, 16> sigs{};
+  size_t count = 0;
+  const int* begin() const { return sigs.data(); }
+  const int* end() const { return sigs.data() + count; }
+  bool empty() const { return count == 0; }
+};
+
+// Reads the pending signal numbers from the signalfd.
+SignalBatch read_signals(int fd);
 
 // Makes orphaned descendants hotwrap's children when it is not PID 1 (as PID 1 it already is init),
 // so it can reap them.

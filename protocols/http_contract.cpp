@@ -78,17 +78,18 @@ Verdict http_verdict(const Outcome* o, const CgiHead* cgi, const std::string& id
 bool append_variable_part(std::string& out, std::string_view header) {
   size_t at = out.size();
   out.resize(at + header.size());
+  char* to = out.data() + at;  // not out[i]: a checked access per byte, for every header
   bool upper = true;
   for (char c : header) {
     if (c == '-' || c == '_') {
-      out[at++] = '_';
+      *to++ = '_';
       upper = true;
       continue;
     }
     bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     if (!alpha && !(c >= '0' && c <= '9')) return false;
     if (alpha) c = upper ? static_cast<char>(c & ~0x20) : static_cast<char>(c | 0x20);
-    out[at++] = c;
+    *to++ = c;
     upper = false;
   }
   return true;
