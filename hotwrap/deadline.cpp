@@ -1,5 +1,7 @@
 #include "hotwrap/deadline.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 
@@ -53,17 +55,17 @@ void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
 
 }  // namespace
 
-std::string format_rfc3339_ms(WallTime t) {
+std::string_view format_rfc3339_ms(WallTime t, std::span<char, kRfc3339MsMax> buf) {
   int64_t ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
   int64_t days = ms >= 0 ? ms / 86'400'000 : (ms - 86'399'999) / 86'400'000;
   auto in_day = static_cast<uint64_t>(ms - days * 86'400'000);  // [0, a day)
   int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
+  char* out = buf.data();
   if (y >= 0 && y <= 9999) {
     // By hand, not with snprintf: every call with a limit formats one (HOTWRAP_DEADLINE).
-    char out[24];
-    auto put = [&out](size_t at, uint64_t v, size_t width) {
+    auto put = [out](size_t at, uint64_t v, size_t width) {
       for (size_t i = width; i > 0; --i) {
         out[at + i - 1] = static_cast<char>('0' + v % 10);
         v /= 10;
@@ -83,14 +85,19 @@ std::string format_rfc3339_ms(WallTime t) {
     out[19] = '.';
     put(20, in_day % 1000, 3);
     out[23] = 'Z';
-    return std::string(out, sizeof out);
+    return {out, 24};
   }
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(in_day / 3'600'000),
-                static_cast<long long>(in_day / 60'000 % 60),
-                static_cast<long long>(in_day / 1000 % 60), static_cast<long long>(in_day % 1000));
-  return buf;
+  int n = std::snprintf(out, buf.size(), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                        static_cast<long long>(y), m, d, static_cast<long long>(in_day / 3'600'000),
+                        static_cast<long long>(in_day / 60'000 % 60),
+                        static_cast<long long>(in_day / 1000 % 60),
+                        static_cast<long long>(in_day % 1000));
+  return {out, std::min(static_cast<size_t>(n > 0 ? n : 0), buf.size() - 1)};
+}
+
+std::string format_rfc3339_ms(WallTime t) {
+  std::array<char, kRfc3339MsMax> buf;
+  return std::string(format_rfc3339_ms(t, buf));
 }
 
 std::expected<WallTime, std::string> parse_rfc3339(std::string_view s) {

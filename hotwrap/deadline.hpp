@@ -2,7 +2,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <expected>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -15,5 +17,9 @@ std::expected<WallTime, std::string> parse_rfc3339(std::string_view text);
 
 // `t` in UTC with milliseconds, e.g. 2026-11-28T21:30:05.123Z (HOTWRAP_DEADLINE).
 std::string format_rfc3339_ms(WallTime t);
+// The same, written into `buf`, and returned as a view of it: no allocation (every call with a
+// limit formats one). Any WallTime fits.
+inline constexpr size_t kRfc3339MsMax = 48;
+std::string_view format_rfc3339_ms(WallTime t, std::span<char, kRfc3339MsMax> buf);
 
 }  // namespace hotwrap

@@ -45,4 +45,7 @@ struct Pipe {
 // the end handed to a child must stay blocking, as ordinary programs expect.
 Result<Pipe> make_pipe(bool nonblock_read, bool nonblock_write);
 
+// Makes `fd` non-blocking; for a descriptor with no other status flags (a new pipe's end).
+Result<void> set_nonblocking(int fd);
+
 }  // namespace hotwrap

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 
@@ -367,7 +368,8 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
   }
   if (until_end && runner_.deadline_admitted_) {
     // The instant hotwrap ends the call, whichever limit set it: what the command has to beat.
-    request_.env.add("HOTWRAP_DEADLINE", format_rfc3339_ms(now + *until_end));
+    std::array<char, kRfc3339MsMax> text;
+    request_.env.add("HOTWRAP_DEADLINE", format_rfc3339_ms(now + *until_end, text));
   }
   auto child = runner_.obtain_child(request_.stdio, request_.env, env_file_, prespawned_);
   if (!child) {
@@ -406,8 +408,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
   if (child_.err) {
     // Read on the same schedule as stdout (watch_output): a quick command's stderr is taken in
     // one go when it exits.
-    stderr_ = std::make_unique<StderrRelay>(loop, std::move(child_.err),
-                                            cfg.stderr_prefix ? "[" + id() + "] " : "", id(),
+    stderr_ = std::make_unique<StderrRelay>(loop, std::move(child_.err), cfg.stderr_prefix, id(),
                                             request_.trace);
   }
   if (until_end && request_.answers) {
@@ -645,11 +646,13 @@ void Call::finish(Outcome outcome) {
   shutdown_timer_.stop();
   watch_output_.stop();
   stdout_.reset();
-  stderr_.reset();
   stdin_.reset();
-  child_.in.reset();
-  child_.out.reset();
-  child_.err.reset();
+  // The pipes close when this function returns, after the answer has left: closing frees their
+  // buffers, which the caller need not wait for.
+  std::unique_ptr<StderrRelay> stderr_relay = std::move(stderr_);
+  UniqueFd in = std::move(child_.in);
+  UniqueFd out = std::move(child_.out);
+  UniqueFd err = std::move(child_.err);
   --runner_.running_;
   if (!env_file_.empty()) ::unlink(env_file_.c_str());
   runner_.call_ended();

@@ -33,6 +33,9 @@ struct SignalList {
   int signo[64] = {SIGPIPE};
 };
 SignalList g_clone_resets;  // written once by capture_inherited_signal_state()
+// Whether a handler of hotwrap's could run in a clone()d child before its exec: there is one for
+// a signal that can be blocked. Until capture_inherited_signal_state() has looked, assume so.
+bool g_handler_in_child = true;
 
 // Owns a posix_spawnattr_t; destroys it only if it was initialised.
 class SpawnAttr {
@@ -110,15 +113,23 @@ void capture_inherited_signal_state() {
   // refuses its own real-time signals (32, 33), and an inherited SIG_IGN on them counts too.
   SignalList found;
   found.count = 0;
+  bool handler = false;
   for (int sig = 1; sig <= 64; ++sig) {
     long act[4] = {};  // the kernel's struct sigaction; act[0] is the handler
     bool ignored_by_hotwrap = sig == SIGPIPE;
     if (ignored_by_hotwrap ||
         (raw_syscall(SYS_rt_sigaction, sig, 0, long(act), 8) == 0 && act[0] != long(SIG_DFL))) {
       found.signo[found.count++] = sig;
+      // glibc's own two (32, 33) cannot be blocked by pthread_sigmask, and are never sent to a
+      // single-threaded process; SIG_IGN runs nothing.
+      handler =
+          handler || (!ignored_by_hotwrap && act[0] != long(SIG_IGN) && sig != 32 && sig != 33);
     }
   }
   g_clone_resets = found;
+  // The release binary installs no handler (its signals are read from a signalfd); a sanitizer's
+  // or a test framework's does.
+  g_handler_in_child = handler;
 }
 
 // Enough for the descriptor numbers of a few calls running at once; a call past them builds its
@@ -202,11 +213,12 @@ struct Spawner::Launch {
     exec_errno.store(0, std::memory_order_relaxed);
   }
 
-  // The child, from clone() to its exec: every signal still blocked (as the parent had them at
-  // the clone), those not at their default set back to it, its own process group, the terminal's
-  // foreground if it is given one, its stdio, then an empty mask and the exec. A failure is left in
-  // exec_errno for hotwrap, and the child exits 127. Not instrumented: a sanitizer's bookkeeping is
-  // the parent thread's, which goes on running.
+  // The child, from clone() to its exec: the parent's mask at the clone still in force (the
+  // signals hotwrap reads from its signalfd; every signal where hotwrap has a handler or the
+  // child takes the terminal), those not at their default set back to it, its own process group,
+  // the terminal's foreground if it is given one, its stdio, then an empty mask and the exec. A
+  // failure is left in exec_errno for hotwrap, and the child exits 127. Not instrumented: a
+  // sanitizer's bookkeeping is the parent thread's, which goes on running.
   __attribute__((no_sanitize("address", "undefined"))) static int run(void* self) {
     auto* l = static_cast<Launch*>(self);
     long dfl[4] = {};  // the kernel's struct sigaction: SIG_DFL, no flags, empty mask
@@ -254,14 +266,20 @@ std::optional<Result<pid_t>> Spawner::launch(const char* path, char* const* argv
   l->fds[1] = out;
   l->fds[2] = err;
   l->tcsetpgrp = tcsetpgrp;
-  // Blocked across the clone, so that no handler of hotwrap's runs in the child.
+  // Every signal blocked across the clone and in the child until its exec: so that no handler of
+  // hotwrap's runs in the child (sharing its memory) before the child resets it, and so that
+  // taking the terminal's foreground from a background group raises no SIGTTOU. With neither, the
+  // two system calls are saved: the signals hotwrap handles are blocked anyway (signalfd).
+  const bool block = g_handler_in_child || tcsetpgrp;
   sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  if (block) {
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  }
   pid_t pid =
       ::clone(&Launch::run, l->stack.get() + Launch::kStackBytes, CLONE_VM | SIGCHLD, l.get());
   int clone_err = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (block) ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
     spare_.push_back(std::move(l));
     // Refused as such (an emulator, a sandbox's filter), not for want of resources: posix_spawn.
@@ -321,7 +339,7 @@ Result<Child> Spawner::spawn(const char* path, char* const* argv, char* const* e
   UniqueFd child_in, child_out, child_err;
   auto plumb = [](Stdio how, bool child_reads, UniqueFd& ours, UniqueFd& theirs) -> Result<void> {
     if (how == Stdio::Inherit) return {};
-    auto p = make_pipe(!child_reads, child_reads);
+    auto p = make_pipe(false, false);
     if (!p) return std::unexpected(p.error());
     ours = child_reads ? std::move(p->write) : std::move(p->read);
     theirs = child_reads ? std::move(p->read) : std::move(p->write);
@@ -338,12 +356,25 @@ Result<Child> Spawner::spawn(const char* path, char* const* argv, char* const* e
   // the SIGTTOU a background tcsetpgrp would raise is not an issue.)
   bool tcsetpgrp = plan.in == Stdio::Inherit && ::isatty(STDIN_FILENO) == 1 &&
                    ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
+  // Our ends become non-blocking once the child runs: until then the child waits for nothing
+  // but the system calls before its clone. (Ours and the child's ends are separate open files:
+  // the flag never reaches the child.)
+  auto started = [&child](pid_t pid) -> Result<Child> {
+    child.pid = pid;
+    for (const UniqueFd* ours : {&child.in, &child.out, &child.err}) {
+      if (!*ours) continue;
+      if (auto r = set_nonblocking(ours->get()); !r) {
+        ::kill(pid, SIGKILL);  // reaped as any other child; nobody waits for its answer
+        return std::unexpected(r.error());
+      }
+    }
+    return std::move(child);
+  };
   if (mode_ == Mode::NoWait) {
     if (auto pid = launch(path, argv, envp, stable_env, child_in.get(), child_out.get(),
                           child_err.get(), tcsetpgrp)) {
       if (!*pid) return std::unexpected(pid->error());
-      child.pid = **pid;
-      return child;
+      return started(**pid);
     }
   }
   auto actions = actions_for(child_in.get(), child_out.get(), child_err.get(), tcsetpgrp);
@@ -365,8 +396,7 @@ Result<Child> Spawner::spawn(const char* path, char* const* argv, char* const* e
   pid_t pid = -1;
   int err = ::posix_spawn(&pid, path, (*actions)->get(), attr.get(), argv, envp);
   if (err != 0) return sys_fail("posix_spawn", err);
-  child.pid = pid;
-  return child;
+  return started(pid);
 }
 
 Result<std::string> find_executable(const std::string& name, const char* path_env) {

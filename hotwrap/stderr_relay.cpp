@@ -10,10 +10,10 @@ constexpr size_t kTailBytes = 2048;
 constexpr size_t kTailLines = 20;
 }  // namespace
 
-StderrRelay::StderrRelay(Loop& loop, UniqueFd fd, std::string prefix, std::string call_id,
+StderrRelay::StderrRelay(Loop& loop, UniqueFd fd, bool prefix_lines, std::string call_id,
                          std::string_view trace_id)
     : fd_(std::move(fd)),
-      prefix_(std::move(prefix)),
+      prefix_lines_(prefix_lines),
       call_id_(std::move(call_id)),
       trace_(log_trace_field(trace_id)),
       json_(log_json()),
@@ -64,7 +64,8 @@ void StderrRelay::on_data(std::string_view bytes) {
 
 void StderrRelay::put(std::string_view text, bool ends) {
   if (!json_) {
-    if (!mid_line_) out_.append(prefix_);
+    // The prefix made here, not kept: most commands write nothing to stderr.
+    if (!mid_line_ && prefix_lines_) out_.append(1, '[').append(call_id_).append("] ");
     out_.append(text);
     if (ends) out_ += '\n';
     return;

@@ -17,10 +17,10 @@ namespace hotwrap {
 
 class StderrRelay final : private LogWaiter {
  public:
-  // `fd` is a pipe's read end. `prefix` goes before every line ("[<call id>] ", or empty); with
+  // `fd` is a pipe's read end. With `prefix_lines`, "[<call id>] " goes before every line; with
   // JSON logs, `call_id` and `trace_id` go in each line's fields instead. Nothing is read before
   // start().
-  StderrRelay(Loop& loop, UniqueFd fd, std::string prefix, std::string call_id = {},
+  StderrRelay(Loop& loop, UniqueFd fd, bool prefix_lines, std::string call_id = {},
               std::string_view trace_id = {});
   StderrRelay(const StderrRelay&) = delete;
   StderrRelay& operator=(const StderrRelay&) = delete;
@@ -44,7 +44,7 @@ class StderrRelay final : private LogWaiter {
   void log_drained() override;
 
   UniqueFd fd_;
-  std::string prefix_;
+  bool prefix_lines_;
   std::string call_id_;
   std::string trace_;  // the JSON trace field's value, or empty
   bool json_;

@@ -73,12 +73,10 @@ Verdict http_verdict(const Outcome* o, const CgiHead* cgi, const std::string& id
   return v;
 }
 
-// Appends `x-foo-bar` as `X_Foo_Bar` (Go's canonical header name, `-` made `_`) to `out`; false,
-// with `out` partly written, for a name with a byte a variable name cannot hold.
-bool append_variable_part(std::string& out, std::string_view header) {
-  size_t at = out.size();
-  out.resize(at + header.size());
-  char* to = out.data() + at;  // not out[i]: a checked access per byte, for every header
+// Writes `x-foo-bar` as `X_Foo_Bar` (Go's canonical header name, `-` made `_`) to `to`, which has
+// room for it; false, with `to` partly written, for a name with a byte a variable name cannot
+// hold.
+bool write_variable_part(char* to, std::string_view header) {
   bool upper = true;
   for (char c : header) {
     if (c == '-' || c == '_') {
@@ -128,14 +126,22 @@ void add_http_request_env(CallEnv& env, const RequestHead& head) {
   if (auto q = head.url.find('?'); q != std::string::npos) {
     env.add("Http_Query", std::string_view(head.url).substr(q + 1));
   }
-  // One buffer for every name: a call has a dozen headers.
-  std::string name;
-  name.reserve(64);
+  constexpr std::string_view kPrefix = "Http_";
+  char stack[128];  // a call has a dozen headers, their names short: no allocation for them
+  std::string heap;
   for (const Header& h : head.headers) {
     // httpoxy: a `Proxy` header must never become a proxy setting, whatever it is named.
     if (iequals(h.name, "Proxy")) continue;
-    name.assign("Http_");
-    if (append_variable_part(name, h.name)) env.add(name, h.value);
+    size_t size = kPrefix.size() + h.name.size();
+    char* name = stack;
+    if (size > sizeof stack) {
+      heap.resize(size);
+      name = heap.data();
+    }
+    std::copy(kPrefix.begin(), kPrefix.end(), name);
+    if (write_variable_part(name + kPrefix.size(), h.name)) {
+      env.add(std::string_view(name, size), h.value);
+    }
   }
 }
 
@@ -186,6 +192,7 @@ class HttpConnection final : public Connection, private HttpExchange::Owner {
   // The request being answered, for the metrics.
   Kind kind_ = Kind::Refusal;
   std::string method_;
+  std::string call_id_;  // the current call's, for its status policy
   Clock::time_point started_;
   bool in_flight_ = false;
   HostPort peer_;  // HOTWRAP_CGI=1: REMOTE_ADDR and REMOTE_PORT
@@ -247,8 +254,11 @@ Route HttpConnection::route(const RequestHead& h) {
                                    .remote_addr = peer_.host,
                                    .remote_port = peer_port_});
   }
-  r.policy = [id = call.id, &config = service_.config_](const Outcome* o, const CgiHead* cgi) {
-    return http_verdict(o, cgi, id, config);
+  // The policy reads the id from here (the connection outlives its exchange's reply): no copy
+  // of it, and a closure small enough for std::function to hold without an allocation.
+  call_id_.assign(call.id);
+  r.policy = [this](const Outcome* o, const CgiHead* cgi) {
+    return http_verdict(o, cgi, call_id_, service_.config_);
   };
   return r;
 }

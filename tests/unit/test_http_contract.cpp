@@ -2,6 +2,8 @@
 // ids and deadlines every contract hands its command.
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include <set>
 #include <string>
 
@@ -82,4 +84,10 @@ TEST_CASE("format_rfc3339_ms: UTC with milliseconds, and back") {
         "2024-02-29T22:59:59.999Z");
   CHECK(format_rfc3339_ms(*parse_rfc3339("1970-01-01T00:00:00Z")) == "1970-01-01T00:00:00.000Z");
   CHECK(format_rfc3339_ms(*parse_rfc3339("1969-12-31T23:59:59.5Z")) == "1969-12-31T23:59:59.500Z");
+  // Into a buffer, the same text; years past 9999 too (a far-future limit).
+  std::array<char, kRfc3339MsMax> buf;
+  CHECK(format_rfc3339_ms(*t, buf) == "2026-11-28T21:30:05.123Z");
+  auto far = *parse_rfc3339("9999-12-31T23:59:59.999Z") + std::chrono::hours(24 * 366);
+  CHECK(format_rfc3339_ms(far, buf) == format_rfc3339_ms(far));
+  CHECK(format_rfc3339_ms(far, buf).starts_with("10000-12-31T"));
 }

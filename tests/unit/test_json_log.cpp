@@ -213,7 +213,7 @@ TEST_CASE("json log: the command's stderr lines, one object each, a piece of an 
   REQUIRE(loop);
   auto p = make_pipe(true, true);
   REQUIRE(p);
-  StderrRelay relay(**loop, std::move(p->read), "[id] ", "id", "0af7651916cd43dd8448eb211c80319c");
+  StderrRelay relay(**loop, std::move(p->read), true, "id", "0af7651916cd43dd8448eb211c80319c");
   std::string input = "first\n\xff\xfe bad\nlast without newline";
   // An overlong last line, unfinished when read: passed on as a piece, then ended by EOF.
   input += "\n" + std::string(20000, 'x');
