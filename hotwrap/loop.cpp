@@ -96,23 +96,27 @@ void Watch::dispatch(evutil_socket_t, short, void* self) {
 Timer::Timer(Loop& loop, std::function<void()> on_fire)
     : base_(loop.base()), on_fire_(std::move(on_fire)) {}
 
+Timer::~Timer() {
+  if (assigned_) evtimer_del(&ev_);
+}
+
 void Timer::start(std::chrono::microseconds delay) {
-  if (!ev_) {
-    ev_.reset(evtimer_new(base_, &Timer::dispatch, this));
-    if (!ev_) std::abort();
+  if (!assigned_) {
+    if (evtimer_assign(&ev_, base_, &Timer::dispatch, this) != 0) std::abort();
+    assigned_ = true;
   }
   if (delay.count() < 0) delay = std::chrono::microseconds(0);
   timeval tv{static_cast<time_t>(delay.count() / 1'000'000),
              static_cast<suseconds_t>(delay.count() % 1'000'000)};
-  evtimer_add(ev_.get(), &tv);
+  evtimer_add(&ev_, &tv);
 }
 
 void Timer::stop() {
-  if (ev_) evtimer_del(ev_.get());
+  if (assigned_) evtimer_del(&ev_);
 }
 
 bool Timer::active() const {
-  return ev_ && evtimer_pending(ev_.get(), nullptr) != 0;
+  return assigned_ && evtimer_pending(&ev_, nullptr) != 0;
 }
 
 void Timer::dispatch(evutil_socket_t, short, void* self) {

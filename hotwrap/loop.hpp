@@ -3,6 +3,7 @@
 #pragma once
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include <chrono>
 #include <functional>
@@ -74,11 +75,14 @@ class Watch {
   bool active_ = false;
 };
 
-// A one-shot timer. Not movable: libevent holds a pointer to it. As a Watch, its event is made on
-// the first start().
+// A one-shot timer. Not movable: libevent holds a pointer to it. Its libevent event lives inside
+// it, set up on the first start(): a call arms two timers, and each would otherwise be an
+// allocation (hotwrap links the libevent it was compiled against, so the struct's layout is
+// the library's).
 class Timer {
  public:
   Timer(Loop& loop, std::function<void()> on_fire);
+  ~Timer();
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
 
@@ -91,7 +95,8 @@ class Timer {
   static void dispatch(evutil_socket_t, short, void* self);
   event_base* base_;
   std::function<void()> on_fire_;
-  EventPtr ev_;  // made on the first start()
+  event ev_{};  // assigned on the first start()
+  bool assigned_ = false;
 };
 
 }  // namespace hotwrap

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -99,6 +100,25 @@ void kill_remaining_children() {
   }
 }
 
+std::vector<Reaper::Entry>::iterator Reaper::find(pid_t pid) {
+  return std::ranges::find(listeners_, pid, &Entry::pid);
+}
+
+void Reaper::watch(pid_t pid, ExitListener* listener) {
+  if (auto it = find(pid); it != listeners_.end()) {
+    it->listener = listener;
+  } else {
+    listeners_.push_back({pid, listener});
+  }
+}
+
+void Reaper::forget(pid_t pid) {
+  if (auto it = find(pid); it != listeners_.end()) {
+    *it = listeners_.back();
+    listeners_.pop_back();
+  }
+}
+
 void Reaper::reap() {
   // SIGCHLD coalesces: one signal may stand for many exits, so reap until none is left.
   while (true) {
@@ -107,9 +127,10 @@ void Reaper::reap() {
     if (pid < 0 && errno == EINTR) continue;
     if (pid <= 0) return;
     // An orphan, or a call already given up on, has no listener.
-    if (auto it = listeners_.find(pid); it != listeners_.end()) {
-      ExitListener* l = it->second;
-      listeners_.erase(it);
+    if (auto it = find(pid); it != listeners_.end()) {
+      ExitListener* l = it->listener;
+      *it = listeners_.back();
+      listeners_.pop_back();
       l->child_exited(status);
     }
     if (on_reaped_) on_reaped_(pid);

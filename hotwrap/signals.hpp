@@ -7,7 +7,6 @@
 #include <array>
 #include <cstddef>
 #include <functional>
-#include <unordered_map>
 #include <vector>
 
 #include "hotwrap/fd.hpp"
@@ -58,8 +57,8 @@ class ExitListener {
 // Reaps every child, known or orphaned, and tells the listener of a known pid.
 class Reaper {
  public:
-  void watch(pid_t pid, ExitListener* listener) { listeners_[pid] = listener; }
-  void forget(pid_t pid) { listeners_.erase(pid); }
+  void watch(pid_t pid, ExitListener* listener);
+  void forget(pid_t pid);
 
   // Told of every pid reaped, known or not, after its listener (the runner's spawner lets go of
   // what the child's start needed). Empty: no one.
@@ -71,7 +70,14 @@ class Reaper {
   size_t watched() const { return listeners_.size(); }
 
  private:
-  std::unordered_map<pid_t, ExitListener*> listeners_;
+  // A list, not a hash map: a few children at a time, and no allocation for each.
+  struct Entry {
+    pid_t pid;
+    ExitListener* listener;
+  };
+  std::vector<Entry> listeners_;
+  // The entry of `pid`, or end.
+  std::vector<Entry>::iterator find(pid_t pid);
   std::function<void(pid_t)> on_reaped_;
 };
 

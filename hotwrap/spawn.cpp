@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -292,21 +293,22 @@ std::optional<Result<pid_t>> Spawner::launch(const char* path, char* const* argv
   // Its own group at once for whoever signals it next, whether the child has got that far or
   // not (EACCES once it has exec'd: then it has done this itself).
   ::setpgid(pid, pid);
-  launches_.emplace(pid, std::move(l));
+  launches_.emplace_back(pid, std::move(l));
   return pid;
 }
 
 int Spawner::exec_error(pid_t pid) const {
-  auto it = launches_.find(pid);
+  auto it = std::ranges::find(launches_, pid, &decltype(launches_)::value_type::first);
   return it == launches_.end() ? 0 : it->second->exec_errno.load(std::memory_order_relaxed);
 }
 
 void Spawner::reaped(pid_t pid) {
-  auto it = launches_.find(pid);
+  auto it = std::ranges::find(launches_, pid, &decltype(launches_)::value_type::first);
   if (it == launches_.end()) return;
   // A few kept for the next children: a stack and buffers that are already there.
   if (spare_.size() < 16) spare_.push_back(std::move(it->second));
-  launches_.erase(it);
+  *it = std::move(launches_.back());
+  launches_.pop_back();
 }
 
 Result<Spawner::Actions*> Spawner::actions_for(int in, int out, int err, bool tcsetpgrp) {

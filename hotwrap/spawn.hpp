@@ -6,7 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "hotwrap/fd.hpp"
@@ -94,8 +94,9 @@ class Spawner {
   Mode mode_;
   std::vector<std::unique_ptr<Actions>> kept_;
   size_t next_slot_ = 0;  // the kept entry replaced next when all slots are taken
-  std::unordered_map<pid_t, std::unique_ptr<Launch>> launches_;  // children not reaped yet
-  std::vector<std::unique_ptr<Launch>> spare_;                   // for the next children
+  // Children not reaped yet: a list, not a hash map, as the reaper's (a few at a time).
+  std::vector<std::pair<pid_t, std::unique_ptr<Launch>>> launches_;
+  std::vector<std::unique_ptr<Launch>> spare_;  // for the next children
 };
 
 // Finds `name` as posix_spawnp would (PATH, or as given when it contains '/').
