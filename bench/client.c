@@ -271,7 +271,8 @@ static int cmd_stream(char** argv) {
     printf("stream_floor_mibs=%.1f\nstream_floor_ratio=%.3f\n", median(floor_mibs, n),
            median(floor_ratio, n));
     printf("stream_floor_best_mibs=%.1f\nstream_floor_best_ratio=%.3f\n",
-           percentile(floor_mibs, n, 1), percentile(floor_mibs, n, 1) / percentile(pipe_mibs, n, 1));
+           percentile(floor_mibs, n, 1),
+           percentile(floor_mibs, n, 1) / percentile(pipe_mibs, n, 1));
   }
   printf("stream_reps=%d\nstream_chunk=%zu\nstream_mib=%.0f\n", reps, chunk, mib);
   return 0;
