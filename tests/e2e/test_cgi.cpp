@@ -209,38 +209,40 @@ stdio_e2e::Proc::HttpResponse next(stdio_e2e::Proc& p) {
   FAIL("no response; stderr: " << printable(p.err()));
   return {};  // not reached: FAIL ends the test
 }
+
+// One GET in Fn's legacy json format with a 4-byte body: its answer frame, parsed.
+nlohmann::json json_call(stdio_e2e::Proc& p, const std::string& url, nlohmann::json headers) {
+  nlohmann::json req = {{"call_id", "c1"},
+                        {"deadline", stdio_e2e::deadline_in(60000ms)},
+                        {"body", "four"},
+                        {"content_type", "text/plain"},
+                        {"protocol",
+                         {{"type", "http"},
+                          {"method", "GET"},
+                          {"request_url", url},
+                          {"headers", std::move(headers)}}}};
+  REQUIRE(p.write(req.dump() + "\n"));
+  auto line = p.next_line();
+  REQUIRE_MESSAGE(line, printable(p.err()));
+  return nlohmann::json::parse(line.value_or("{}"));
+}
 }  // namespace
 
 TEST_CASE("cgi: Fn's legacy json format carries the head as status_code, headers, content_type") {
   using nlohmann::json;
   stdio_e2e::Proc p(legacy("json", {kScript}));
-  auto call = [&](const std::string& url, json headers) {
-    json req = {{"call_id", "c1"},
-                {"deadline", stdio_e2e::deadline_in(60000ms)},
-                {"body", "four"},
-                {"content_type", "text/plain"},
-                {"protocol",
-                 {{"type", "http"},
-                  {"method", "GET"},
-                  {"request_url", url},
-                  {"headers", std::move(headers)}}}};
-    REQUIRE(p.write(req.dump() + "\n"));
-    auto line = p.next_line();
-    REQUIRE(line);
-    return json::parse(*line);
-  };
-  json missing = call("http://localhost:8080/r/app/cgi/missing", json::object());
+  json missing = json_call(p, "http://localhost:8080/r/app/cgi/missing", json::object());
   CHECK(missing["protocol"]["status_code"] == 404);
   CHECK(missing["content_type"] == "text/plain; charset=utf-8");
   CHECK(missing["body"] == "nothing at /r/app/cgi/missing\n");
-  json old = call("http://localhost:8080/r/app/cgi/old", json::object());
+  json old = json_call(p, "http://localhost:8080/r/app/cgi/old", json::object());
   CHECK(old["protocol"]["status_code"] == 302);
   CHECK(old["protocol"]["headers"]["Location"] == json::array({"https://example.com/new"}));
   // A trigger call's method and URL are the caller's, in the Fn-Http-* headers.
-  json index = call("http://localhost:8080/invoke/01FN",
-                    {{"Fn-Intent", {"httprequest"}},
-                     {"Fn-Http-Method", {"DELETE"}},
-                     {"Fn-Http-Request-Url", {"http://gw/t/app/cgi?z=9"}}});
+  json index = json_call(p, "http://localhost:8080/invoke/01FN",
+                         {{"Fn-Intent", {"httprequest"}},
+                          {"Fn-Http-Method", {"DELETE"}},
+                          {"Fn-Http-Request-Url", {"http://gw/t/app/cgi?z=9"}}});
   CHECK(index["protocol"]["status_code"] == 200);
   CHECK(index["protocol"]["headers"]["Fn-Http-Status"] == json::array({"200"}));
   CHECK(index["protocol"]["headers"]["Cache-Control"] == json::array({"no-store"}));
@@ -255,19 +257,7 @@ TEST_CASE("cgi: a json call's Host with a control byte does not reach SERVER_NAM
   stdio_e2e::Proc p(legacy(
       "json",
       {"sh", "-c", R"(printf 'Content-Type: text/plain\n\n%s|%s' "$SERVER_NAME" "$SERVER_PORT")"}));
-  json req = {{"call_id", "c1"},
-              {"deadline", stdio_e2e::deadline_in(60000ms)},
-              {"body", ""},
-              {"content_type", "text/plain"},
-              {"protocol",
-               {{"type", "http"},
-                {"method", "GET"},
-                {"request_url", "/r/app/cgi"},
-                {"headers", {{"Host", {std::string("evil\r\0host:81", 13)}}}}}}};
-  REQUIRE(p.write(req.dump() + "\n"));
-  auto line = p.next_line();
-  REQUIRE_MESSAGE(line, printable(p.err()));
-  json answer = json::parse(line.value_or("{}"));
+  json answer = json_call(p, "/r/app/cgi", {{"Host", {std::string("evil\r\0host:81", 13)}}});
   CHECK(answer["body"] == "localhost|80");
 }
 
