@@ -68,8 +68,10 @@ int main(int argc, char** argv) {
   // free, after which such buffers stay in the heap and the idle RSS keeps what the largest call
   // needed.
   ::mallopt(M_MMAP_THRESHOLD, 128 << 10);
-  // Before anything else: dispositions as inherited (for the children), then our own.
+  // Before anything else: dispositions and timer slack as inherited (for the children), then our
+  // own.
   capture_inherited_signal_state();
+  widen_timer_slack();
   auto signal_fd = open_signal_fd();
   if (!signal_fd) {
     log(Level::Error, {}, "cannot set up signal handling: %s",

@@ -402,7 +402,7 @@ Call::Call(Runner& runner, CallHandler& handler, CallRequest request)
     // A command that is done within a couple of milliseconds is read when it exits
     // (child_exited drains the pipe): one wake-up for the call instead of three (its output,
     // EOF, its exit). What runs longer is watched from then on, so output that fills the pipe
-    // holds the command up at most that long, once.
+    // holds the command up at most that long (and the timer slack: widen_timer_slack), once.
     watch_output_.start(kOutputWatchDelay);
   }
   if (child_.err) {

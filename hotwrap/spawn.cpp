@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,6 +38,9 @@ SignalList g_clone_resets;  // written once by capture_inherited_signal_state()
 // Whether a handler of hotwrap's could run in a clone()d child before its exec: there is one for
 // a signal that can be blocked. Until capture_inherited_signal_state() has looked, assume so.
 bool g_handler_in_child = true;
+// The timer slack hotwrap inherited, given back to each child; 0 while hotwrap's is unchanged.
+// (A fork's child starts with its parent's slack, and prctl's "reset" returns it to that.)
+long g_inherited_slack = 0;
 
 // Owns a posix_spawnattr_t; destroys it only if it was initialised.
 class SpawnAttr {
@@ -133,6 +137,15 @@ void capture_inherited_signal_state() {
   g_handler_in_child = handler;
 }
 
+bool widen_timer_slack() {
+  // Asked of the kernel directly: glibc's prctl returns an int.
+  long was = ::syscall(SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  if (was <= 0 || was >= kTimerSlackNs) return false;
+  if (::prctl(PR_SET_TIMERSLACK, kTimerSlackNs, 0, 0, 0) != 0) return false;
+  g_inherited_slack = was;
+  return true;
+}
+
 // Enough for the descriptor numbers of a few calls running at once; a call past them builds its
 // file actions as before.
 constexpr size_t kKeptActions = 8;
@@ -217,7 +230,8 @@ struct Spawner::Launch {
   // The child, from clone() to its exec: the parent's mask at the clone still in force (the
   // signals hotwrap reads from its signalfd; every signal where hotwrap has a handler or the
   // child takes the terminal), those not at their default set back to it, its own process group,
-  // the terminal's foreground if it is given one, its stdio, then an empty mask and the exec. A
+  // the terminal's foreground if it is given one, its stdio, the inherited timer slack, then an
+  // empty mask and the exec. A
   // failure is left in exec_errno for hotwrap, and the child exits 127. Not instrumented: a
   // sanitizer's bookkeeping is the parent thread's, which goes on running.
   __attribute__((no_sanitize("address", "undefined"))) static int run(void* self) {
@@ -237,6 +251,11 @@ struct Spawner::Launch {
       // dup3 refuses fd == target; there only close-on-exec must go.
       r = fd == target ? raw_syscall(SYS_fcntl, fd, F_SETFD, 0)
                        : raw_syscall(SYS_dup3, fd, target, 0);
+    }
+    // Back to the slack hotwrap was started with. Refused, the command keeps hotwrap's: no
+    // reason to fail it.
+    if (r >= 0 && g_inherited_slack > 0) {
+      raw_syscall(SYS_prctl, PR_SET_TIMERSLACK, g_inherited_slack);
     }
     if (r >= 0) {
       uint64_t none = 0;
@@ -396,7 +415,10 @@ Result<Child> Spawner::spawn(const char* path, char* const* argv, char* const* e
   if (int err = ::posix_spawnattr_setflags(attr.get(), flags); err != 0)
     return sys_fail("posix_spawnattr_setflags", err);
   pid_t pid = -1;
+  // posix_spawn has no attribute for it: the child takes the slack of this thread at the clone.
+  if (g_inherited_slack > 0) ::prctl(PR_SET_TIMERSLACK, g_inherited_slack, 0, 0, 0);
   int err = ::posix_spawn(&pid, path, (*actions)->get(), attr.get(), argv, envp);
+  if (g_inherited_slack > 0) ::prctl(PR_SET_TIMERSLACK, kTimerSlackNs, 0, 0, 0);
   if (err != 0) return sys_fail("posix_spawn", err);
   return started(pid);
 }

@@ -41,6 +41,19 @@ struct Child {
 // default, and SIGPIPE. An ignored disposition survives exec.
 void capture_inherited_signal_state();
 
+// How late the kernel may run hotwrap's timers (a call's time limit, the kill grace, the couple
+// of milliseconds before a quick command's output is watched): with the default 50 µs, each
+// call's timer is the CPU's next event, and the kernel reprograms the CPU's timer for it as it
+// is set and again as it is cleared. In a virtual machine each of those is an exit to the
+// hypervisor: 15 µs of every call's CPU on one vCPU. With 5 ms the timers ride on the kernel's
+// tick. hotwrap's own times are 200 ms and more.
+inline constexpr long kTimerSlackNs = 5'000'000;
+// Widens the slack of hotwrap's thread to kTimerSlackNs, once at start-up, and keeps the slack it
+// inherited for every child spawned after: a command gets the one hotwrap was started with.
+// False, and nothing changed, when the kernel refuses or the slack is already that wide (or 0:
+// a real-time thread, whose timers have none).
+bool widen_timer_slack();
+
 // Spawns the program at `path` (already looked up: see find_executable) with argv (null-terminated)
 // and envp, in a new process group, with an empty signal mask and default dispositions. posix_spawn
 // returns its error (ENOENT, EACCES, EAGAIN...) rather than setting errno; it is carried in the

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <map>
 
 using namespace e2e;
@@ -200,6 +201,24 @@ TEST_CASE("calls: signals hotwrap inherited ignored are not ignored in the comma
   auto colon = r.body.find(':');
   REQUIRE(colon != std::string::npos);
   CHECK(std::stoull(r.body.substr(colon + 1), nullptr, 16) == 0);
+}
+
+TEST_CASE(
+    "calls: hotwrap's timers have a wide slack; the command the one hotwrap was started with") {
+  auto slack_of = [](const std::string& proc) {
+    std::ifstream f("/proc/" + proc + "/timerslack_ns");
+    long v = -1;
+    f >> v;
+    return v;
+  };
+  Server srv({"cat", "/proc/self/timerslack_ns"});
+  Conn c = srv.connect();
+  Response r = c.call({});
+  INFO(r);
+  REQUIRE(r.status == 200);
+  // Inherited from this test, as hotwrap was.
+  CHECK(std::stol(r.body) == slack_of("self"));
+  CHECK(slack_of(std::to_string(srv.pid())) == 5'000'000);
 }
 
 TEST_CASE("calls: connections are served concurrently") {

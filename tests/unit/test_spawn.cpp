@@ -1,10 +1,12 @@
 // Exit codes, executable lookup, and the outcome of a call.
 #include <doctest/doctest.h>
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <string>
 
@@ -115,4 +117,39 @@ TEST_CASE(
     // Once reaped, nothing is kept of it.
     CHECK(spawner.exec_error(child->pid) == 0);
   }
+}
+
+TEST_CASE("hotwrap's timers get a wide slack; every command the slack hotwrap was started with") {
+  auto slack_of = [](const std::string& proc) {
+    std::ifstream f("/proc/" + proc + "/timerslack_ns");
+    long v = -1;
+    f >> v;
+    return v;
+  };
+  const long inherited = slack_of("self");
+  REQUIRE(inherited > 0);
+  REQUIRE(inherited < kTimerSlackNs);
+  REQUIRE(widen_timer_slack());
+  CHECK(slack_of("self") == kTimerSlackNs);
+  CHECK_FALSE(widen_timer_slack());  // once: what was inherited is kept
+  auto child_slack = [](Spawner::Mode mode) {
+    Spawner spawner(mode);
+    char* argv[] = {const_cast<char*>("cat"), const_cast<char*>("/proc/self/timerslack_ns"),
+                    nullptr};
+    char* envp[] = {nullptr};
+    auto child = spawner.spawn("/bin/cat", argv, envp, StdioPlan{Stdio::Pipe, Stdio::Pipe});
+    REQUIRE(child);
+    child->in.reset();
+    int status = 0;
+    REQUIRE(::waitpid(child->pid, &status, 0) == child->pid);
+    spawner.reaped(child->pid);
+    CHECK(exit_code_from_status(status) == 0);
+    char buf[32] = {};
+    ssize_t n = ::read(child->out.get(), buf, sizeof buf - 1);
+    return n > 0 ? std::stol(std::string(buf, static_cast<size_t>(n))) : -1;
+  };
+  CHECK(child_slack(Spawner::Mode::NoWait) == inherited);
+  CHECK(child_slack(Spawner::Mode::WaitForExec) == inherited);
+  CHECK(slack_of("self") == kTimerSlackNs);  // posix_spawn's moment of the inherited one is over
+  ::prctl(PR_SET_TIMERSLACK, inherited, 0, 0, 0);
 }
