@@ -231,9 +231,9 @@ struct Spawner::Launch {
   // signals hotwrap reads from its signalfd; every signal where hotwrap has a handler or the
   // child takes the terminal), those not at their default set back to it, its own process group,
   // the terminal's foreground if it is given one, its stdio, the inherited timer slack, then an
-  // empty mask and the exec. A
-  // failure is left in exec_errno for hotwrap, and the child exits 127. Not instrumented: a
-  // sanitizer's bookkeeping is the parent thread's, which goes on running.
+  // empty mask and the exec. A failure is left in exec_errno for hotwrap, and the child exits
+  // 127. Not instrumented: a sanitizer's bookkeeping is the parent thread's, which goes on
+  // running.
   __attribute__((no_sanitize("address", "undefined"))) static int run(void* self) {
     auto* l = static_cast<Launch*>(self);
     long dfl[4] = {};  // the kernel's struct sigaction: SIG_DFL, no flags, empty mask

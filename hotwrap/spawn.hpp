@@ -45,7 +45,7 @@ void capture_inherited_signal_state();
 // of milliseconds before a quick command's output is watched): with the default 50 µs, each
 // call's timer is the CPU's next event, and the kernel reprograms the CPU's timer for it as it
 // is set and again as it is cleared. In a virtual machine each of those is an exit to the
-// hypervisor: 15 µs of every call's CPU on one vCPU. With 5 ms the timers ride on the kernel's
+// hypervisor: 14 µs of every call's CPU on one vCPU. With 5 ms the timers ride on the kernel's
 // tick. hotwrap's own times are 200 ms and more.
 inline constexpr long kTimerSlackNs = 5'000'000;
 // Widens the slack of hotwrap's thread to kTimerSlackNs, once at start-up, and keeps the slack it
