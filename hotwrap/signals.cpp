@@ -113,10 +113,13 @@ void Reaper::watch(pid_t pid, ExitListener* listener) {
 }
 
 void Reaper::forget(pid_t pid) {
-  if (auto it = find(pid); it != listeners_.end()) {
-    *it = listeners_.back();
-    listeners_.pop_back();
-  }
+  if (auto it = find(pid); it != listeners_.end()) remove(it);
+}
+
+void Reaper::remove(std::vector<Entry>::iterator it) {
+  // The order of the list does not matter: the last entry takes the place.
+  *it = listeners_.back();
+  listeners_.pop_back();
 }
 
 void Reaper::reap() {
@@ -129,8 +132,7 @@ void Reaper::reap() {
     // An orphan, or a call already given up on, has no listener.
     if (auto it = find(pid); it != listeners_.end()) {
       ExitListener* l = it->listener;
-      *it = listeners_.back();
-      listeners_.pop_back();
+      remove(it);
       l->child_exited(status);
     }
     if (on_reaped_) on_reaped_(pid);

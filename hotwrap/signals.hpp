@@ -78,6 +78,7 @@ class Reaper {
   std::vector<Entry> listeners_;
   // The entry of `pid`, or end.
   std::vector<Entry>::iterator find(pid_t pid);
+  void remove(std::vector<Entry>::iterator it);
   std::function<void(pid_t)> on_reaped_;
 };
 
