@@ -85,6 +85,10 @@ class Hotwrap:
     def log(self):
         return "".join(self.lines)
 
+    def logged(self, text):
+        """Whether `text` reaches the log within 20 s: the reader thread lags hotwrap's write."""
+        return wait_until(lambda: text in self.log)
+
     def vmhwm_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
@@ -211,7 +215,7 @@ class LambdaTest(unittest.TestCase):
         self.server.fail_next_post = 500
         self.server.invoke("x")
         self.assertEqual(h.wait(), 1, h.log)
-        self.assertIn("non-recoverable", h.log)
+        self.assertTrue(h.logged("non-recoverable"), h.log)
 
     def test_413_becomes_an_error(self):
         self.server.buffered_limit = 1000
@@ -219,7 +223,7 @@ class LambdaTest(unittest.TestCase):
         r = self.server.invoke("x")
         self.assertEqual(r.kind, "error", h.log)
         self.assertEqual(r.json()["errorType"], "Function.ResponseSizeTooLarge")
-        self.assertIn("413", h.log)
+        self.assertTrue(h.logged("413"), h.log)
 
     def test_reconnects_when_the_server_closes(self):
         self.server.close_after_each = True
