@@ -167,7 +167,7 @@ TEST_CASE(
   CHECK(r.body.ends_with("got-term\n"));  // its trap's line: the reason, in the answer
   check_exit_0(srv, 5000ms);
   CHECK(srv.stderr_text().find("caller gone") == std::string::npos);
-  CHECK(srv.stderr_text().find("shutting down: SIGTERM to the command") != std::string::npos);
+  CHECK(srv.wait_stderr("shutting down: SIGTERM to the command", 3000ms));
 }
 
 TEST_CASE("shutdown: a call outliving HOTWRAP_SHUTDOWN_GRACE_MS is killed, then exit 0") {

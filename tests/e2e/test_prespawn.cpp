@@ -187,7 +187,7 @@ TEST_CASE(
     CHECK(r.status == 200);
     CHECK(r.body == req.call_id() + "\n");
   }
-  CHECK(srv.stderr_text().find("could not be given its call's environment") != std::string::npos);
+  CHECK(srv.wait_stderr("could not be given its call's environment", 3000ms));
 }
 
 TEST_CASE("prespawn: SIGTERM when idle ends the waiting process and exits 0") {
