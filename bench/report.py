@@ -80,11 +80,16 @@ def rows(r):
         f"{(st - num(r, 'start_floor_us')) / 1000:+.3f} ms vs floor", "≤ 1 ms", st / 1000, verdict(st <= 1000)))
 
     p_ratio = num(r, "pre_ratio")
+    v7 = verdict(p_ratio <= 0.10, num(r, "pre_p10_ratio") <= 0.10)
+    # A warm node call is mostly wake-ups across CPUs, which a busy VM host slows several-fold
+    # while a cold start hardly moves. When node alone (the floor) misses too, the verdict says so:
+    # that run measured the machine, not hotwrap.
+    if v7 != "PASS" and num(r, "pre_floor_ratio") > 0.10:
+        v7 += f"; node alone, no hotwrap: {num(r, 'pre_floor_ratio'):.3f}×"
     out.append((
         "7", f"node func.js call after {r['pre_sleep_ms']} ms idle: HOTWRAP_PRESPAWN=1 vs spawn per call",
         f"{num(r, 'pre_hot_ms'):.2f} ms", f"{num(r, 'pre_cold_ms'):.2f} ms (hotwrap, spawn per call)",
-        f"{p_ratio:.3f}× (p10: {num(r, 'pre_p10_ratio'):.3f}×)", "≤ 0.10×", p_ratio / 0.10,
-        verdict(p_ratio <= 0.10, num(r, "pre_p10_ratio") <= 0.10)))
+        f"{p_ratio:.3f}× (p10: {num(r, 'pre_p10_ratio'):.3f}×)", "≤ 0.10×", p_ratio / 0.10, v7))
 
     if "http_lat_ratio" not in r:
         return out
