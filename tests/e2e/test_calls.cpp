@@ -1,13 +1,14 @@
 // Plain calls: bodies both framings, keep-alive, several connections, argv, PATH.
+#include "../support/timer_slack.hpp"
 #include "harness.hpp"
 
 #include <doctest/doctest.h>
 #include <sys/prctl.h>
 
-#include <fstream>
 #include <map>
 
 using namespace e2e;
+using hotwrap::testing::timer_slack_of;
 
 namespace {
 
@@ -206,15 +207,9 @@ TEST_CASE("calls: signals hotwrap inherited ignored are not ignored in the comma
 
 TEST_CASE(
     "calls: hotwrap's timers have a wide slack; the command the one hotwrap was started with") {
-  auto slack_of = [](const std::string& proc) {
-    std::ifstream f("/proc/" + proc + "/timerslack_ns");
-    long v = -1;
-    f >> v;
-    return v;
-  };
   // hotwrap inherits this test's slack, set to one that is not the kernel's default (50 µs):
   // the command must get it back, not the default.
-  const long before = slack_of("self");
+  const long before = timer_slack_of("self");
   REQUIRE(::prctl(PR_SET_TIMERSLACK, 60'000, 0, 0, 0) == 0);
   Server srv({"cat", "/proc/self/timerslack_ns"});
   ::prctl(PR_SET_TIMERSLACK, before, 0, 0, 0);
@@ -223,7 +218,7 @@ TEST_CASE(
   INFO(r);
   REQUIRE(r.status == 200);
   CHECK(std::stol(r.body) == 60'000);
-  CHECK(slack_of(std::to_string(srv.pid())) == 5'000'000);
+  CHECK(timer_slack_of(std::to_string(srv.pid())) == 5'000'000);
 }
 
 TEST_CASE("calls: connections are served concurrently") {

@@ -6,14 +6,15 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <string>
 
 #include "hotwrap/runner.hpp"
 #include "hotwrap/spawn.hpp"
+#include "tests/support/timer_slack.hpp"
 
 using namespace hotwrap;
+using hotwrap::testing::timer_slack_of;
 
 TEST_CASE("exit codes as a shell reports them") {
   struct Row {
@@ -120,18 +121,12 @@ TEST_CASE(
 }
 
 TEST_CASE("hotwrap's timers get a wide slack; every command the slack hotwrap was started with") {
-  auto slack_of = [](const std::string& proc) {
-    std::ifstream f("/proc/" + proc + "/timerslack_ns");
-    long v = -1;
-    f >> v;
-    return v;
-  };
   // Not the kernel's default (50 µs): the command must get this one back, not the default.
-  const long before = slack_of("self");
+  const long before = timer_slack_of("self");
   const long inherited = 60'000;
   REQUIRE(::prctl(PR_SET_TIMERSLACK, inherited, 0, 0, 0) == 0);
   REQUIRE(widen_timer_slack());
-  CHECK(slack_of("self") == kTimerSlackNs);
+  CHECK(timer_slack_of("self") == kTimerSlackNs);
   CHECK_FALSE(widen_timer_slack());  // once: what was inherited is kept
   auto child_slack = [](Spawner::Mode mode) {
     Spawner spawner(mode);
@@ -151,6 +146,7 @@ TEST_CASE("hotwrap's timers get a wide slack; every command the slack hotwrap wa
   };
   CHECK(child_slack(Spawner::Mode::NoWait) == inherited);
   CHECK(child_slack(Spawner::Mode::WaitForExec) == inherited);
-  CHECK(slack_of("self") == kTimerSlackNs);  // posix_spawn's moment of the inherited one is over
+  CHECK(timer_slack_of("self") ==
+        kTimerSlackNs);  // posix_spawn's moment of the inherited one is over
   ::prctl(PR_SET_TIMERSLACK, before, 0, 0, 0);
 }
